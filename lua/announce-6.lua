@@ -1,0 +1,229 @@
+--[[
+announce: records one announce of one client for one transfer, elects representatives
+and selects the peers to return, in one atomic step.
+
+KEYS[1] infoKey          {H}:info   hash: active, counters (seeders, leechers, completed), timestamps
+KEYS[2] peersKey         {H}:peers  hash: compact address -> peer record (see includes/peerRecord)
+KEYS[3] racksKey         {H}:racks  set: racks holding peers; lets the sweep find rack keys
+KEYS[4] repsLeechingKey  {H}:RL     zset: representatives still downloading, all racks, by last seen (s)
+KEYS[5] repsSeedingKey   {H}:RS     zset: representatives that have completed, all racks, by last seen (s)
+KEYS[6] originsKey       {H}:O      zset: origin seeders (complete at their first announce), by last seen (s)
+
+ARGV[1]  rackPrefix    '{H}:rack:'; rack keys are <rackPrefix><rack>:L|S|R (same slot as KEYS)
+ARGV[2]  address       compact address: 4-byte IPv4 or 16-byte IPv6, then 2-byte port, network order
+ARGV[3]  rack          the client's resolved location ('*' for every client in flat mode)
+ARGV[4]  peerIdHex     the client's peer_id, 40 hex digits
+ARGV[5]  key           the client's key, '-' when absent
+ARGV[6]  event         '' | started | completed | stopped | paused
+ARGV[7]  left          bytes left, decimal (0 = seeder)
+ARGV[8]  uploaded      bytes, decimal
+ARGV[9]  downloaded    bytes, decimal
+ARGV[10] numwant       peers wanted, already capped by MAXPEERS
+ARGV[11] withPeerIds   1: also return the peer id of every selected peer
+ARGV[12] maxRepr       MAX_REPR_RACK
+ARGV[13] peerTtl       seconds without an announce after which a peer is dropped
+ARGV[14] autoActivate  1: an unknown transfer becomes active on its first announce
+ARGV[15] rackAware     1: two-tier swarms; 0: flat, everyone samples the whole swarm
+ARGV[16] seed          seed for math.random, so a test can replay a selection
+ARGV[17] pruneLimit    most stale peers dropped per pruned set in this call
+
+Output: { status, seeders, leechers, peers4, peers6, role, activated, peerIds }
+  status     1 active transfer, 0 not registered (nothing stored, no peers)
+  peers4     concatenated 6-byte compact IPv4 peers; peers6 the same with 18-byte entries
+  role       'rep' | 'origin' | 'member' ('' when nothing was stored or it stopped)
+  activated  1 when this call activated the transfer (AUTO_ACTIVATE)
+  peerIds    { address, peerIdHex, ... } for the selected peers when withPeerIds, else {}
+
+Rack keys: {H}:rack:<rack>:L leechers, :S seeders, :R representatives; zsets by last seen (s).
+
+Invariants, and why they hold:
+  - At most maxRepr representatives per rack: election is ZCARD then ZADD on the rack's R
+    set inside this one script, and scripts run one at a time.
+  - A client that is not a representative only ever gets members of its own rack's L/S
+    sets: the outside sets (RL, RS, O) are read only for representatives and origins.
+  - A seeder never gets a seeder: seeders draw only from L and RL.
+  - Pools are pruned of peers older than peerTtl before anything is counted or drawn,
+    so dead peers are neither returned nor hold a representative slot.
+  - seeders/leechers in {H}:info change only together with a record in {H}:peers.
+Errors: none raised on purpose; the caller validates every argument.
+]]
+
+local infoKey = KEYS[1]
+local peersKey = KEYS[2]
+local racksKey = KEYS[3]
+local repsLeechingKey = KEYS[4]
+local repsSeedingKey = KEYS[5]
+local originsKey = KEYS[6]
+
+local rackPrefix = ARGV[1]
+local address = ARGV[2]
+local resolvedRack = ARGV[3]
+local peerIdHex = ARGV[4]
+local clientKey = ARGV[5]
+local event = ARGV[6]
+local left = ARGV[7]
+local uploaded = ARGV[8]
+local downloaded = ARGV[9]
+local numwant = tonumber(ARGV[10])
+local withPeerIds = ARGV[11] == '1'
+local maxRepr = tonumber(ARGV[12])
+local peerTtl = tonumber(ARGV[13])
+local autoActivate = ARGV[14] == '1'
+local rackAware = ARGV[15] == '1'
+local pruneLimit = tonumber(ARGV[17])
+math.randomseed(tonumber(ARGV[16]))
+
+local function rackKey(rack, set)
+  return rackPrefix .. rack .. ':' .. set
+end
+
+-- @include peerRecord
+-- @include removePeer
+-- @include prune
+-- @include sampling
+
+local now = tonumber(redis.call('TIME')[1])
+
+local activated = 0
+if redis.call('HGET', infoKey, 'active') ~= '1' then
+  if not autoActivate then
+    return { 0, 0, 0, '', '', '', 0, {} }
+  end
+  redis.call('HSET', infoKey, 'active', '1', 'registered', now)
+  redis.call('HDEL', infoKey, 'deregistered')
+  activated = 1
+end
+
+local function counters()
+  local c = redis.call('HMGET', infoKey, 'seeders', 'leechers')
+  return tonumber(c[1]) or 0, tonumber(c[2]) or 0
+end
+
+-- The stored rack wins: a client keeps its first rack for the life of its record. Only a
+-- switch between flat and rack-aware mode moves it, since the flat rack means "no rack".
+local cutoff = now - peerTtl
+local record = redis.call('HGET', peersKey, address)
+local rack, state
+if record then
+  rack, state = parseRackAndState(record)
+  local lastSeen = redis.call('ZSCORE', rackKey(rack, state == 'L' and 'L' or 'S'), address)
+  if (rack == '*') == rackAware or not lastSeen or tonumber(lastSeen) <= cutoff then
+    removePeer(address, record)
+    record = nil
+  end
+end
+
+if event == 'stopped' then
+  if record then removePeer(address, record) end
+  local seeders, leechers = counters()
+  return { 1, seeders, leechers, '', '', '', activated, {} }
+end
+
+local complete = left == '0' or event == 'completed'
+local previousState = state
+if not record then
+  rack = resolvedRack
+  state = complete and 'O' or 'L'
+elseif not complete then
+  state = 'L'
+elseif state == 'L' then
+  state = 'S'
+end
+local seeding = state ~= 'L'
+local leechersKey = rackKey(rack, 'L')
+local seedersKey = rackKey(rack, 'S')
+local rackRepsKey = rackKey(rack, 'R')
+
+-- Prune what this announce counts or draws from, before touching it.
+prune(leechersKey, cutoff, pruneLimit)
+prune(seedersKey, cutoff, pruneLimit)
+
+-- Counters follow the record: a new record adds one, a change of side moves one.
+local stateChanged = record and previousState ~= state
+if not record then
+  redis.call('HINCRBY', infoKey, seeding and 'seeders' or 'leechers', 1)
+elseif stateChanged then
+  redis.call('HINCRBY', infoKey, seeding and 'leechers' or 'seeders', -1)
+  redis.call('HINCRBY', infoKey, seeding and 'seeders' or 'leechers', 1)
+  redis.call('ZREM', seeding and leechersKey or seedersKey, address)
+  if previousState == 'O' then redis.call('ZREM', originsKey, address) end
+end
+if stateChanged and state == 'S' then
+  redis.call('HINCRBY', infoKey, 'completed', 1)
+  redis.call('HSETNX', infoKey, 'first_completed', now)
+  redis.call('HSET', infoKey, 'last_completed', now)
+end
+if event == 'started' then
+  redis.call('HSETNX', infoKey, 'first_started', now)
+  redis.call('HSET', infoKey, 'last_started', now)
+end
+
+redis.call('ZADD', seeding and seedersKey or leechersKey, now, address)
+if not record then redis.call('SADD', racksKey, rack) end
+local eventTime = now
+if event == '' and record then
+  event, eventTime = string.match(record, '^%S+ %u (%S+) (%S+)')
+end
+redis.call('HSET', peersKey, address, table.concat({
+  rack, state, event == '' and '-' or event, eventTime, left, uploaded, downloaded, peerIdHex, clientKey
+}, ' '))
+
+-- Election: origins serve everyone through the O set and never take a rack's slot.
+local role = 'member'
+if state == 'O' then
+  role = 'origin'
+  redis.call('ZADD', originsKey, now, address)
+elseif rackAware then
+  local isRep = redis.call('ZSCORE', rackRepsKey, address) ~= false
+  if not isRep and redis.call('ZCARD', rackRepsKey) < maxRepr then
+    isRep = true
+  end
+  if isRep then
+    role = 'rep'
+    redis.call('ZADD', rackRepsKey, now, address)
+    redis.call('ZADD', seeding and repsSeedingKey or repsLeechingKey, now, address)
+    if stateChanged then
+      redis.call('ZREM', seeding and repsLeechingKey or repsSeedingKey, address)
+    end
+  end
+end
+
+-- Selection.
+local selected = {}
+local exclude = { [address] = true }
+local excluded = 1
+if role ~= 'member' then
+  prune(repsLeechingKey, cutoff, pruneLimit)
+  prune(repsSeedingKey, cutoff, pruneLimit)
+  prune(originsKey, cutoff, pruneLimit)
+  -- Own-rack representatives are rack mates, not outside peers.
+  for _, mate in ipairs(redis.call('ZRANGE', rackRepsKey, 0, -1)) do
+    if not exclude[mate] then
+      exclude[mate] = true
+      excluded = excluded + 1
+    end
+  end
+  local outside = seeding and { repsLeechingKey } or { repsLeechingKey, repsSeedingKey, originsKey }
+  sampleUnion(selected, outside, numwant, exclude, excluded)
+  -- Own-rack representatives were held back from the outside draw; they may fill below.
+  for _, mate in ipairs(redis.call('ZRANGE', rackRepsKey, 0, -1)) do
+    if mate ~= address then exclude[mate] = nil end
+  end
+end
+local mates = seeding and { leechersKey } or { leechersKey, seedersKey }
+sampleUnion(selected, mates, numwant - #selected, exclude, excluded + #selected)
+
+local peers4, peers6, peerIds = {}, {}, {}
+for _, peer in ipairs(selected) do
+  if #peer == 6 then peers4[#peers4 + 1] = peer else peers6[#peers6 + 1] = peer end
+end
+if withPeerIds and #selected > 0 then
+  local records = redis.call('HMGET', peersKey, unpack(selected))
+  for i, peer in ipairs(selected) do
+    peerIds[#peerIds + 1] = peer
+    peerIds[#peerIds + 1] = string.match(records[i] or '', '^%S+ %u %S+ %S+ %S+ %S+ %S+ (%x+)') or ''
+  end
+end
+
+local seeders, leechers = counters()
+return { 1, seeders, leechers, table.concat(peers4), table.concat(peers6), role, activated, peerIds }

@@ -1,0 +1,14 @@
+-- Removes up to `limit` members of a last-seen sorted set not seen since `cutoff`
+-- (seconds), together with their records. Returns how many it removed.
+local function prune(key, cutoff, limit)
+  local stale = redis.call('ZRANGEBYSCORE', key, '-inf', cutoff, 'LIMIT', 0, limit)
+  for _, address in ipairs(stale) do
+    local record = redis.call('HGET', peersKey, address)
+    if record then
+      removePeer(address, record)
+    else
+      redis.call('ZREM', key, address)
+    end
+  end
+  return #stale
+end

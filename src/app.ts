@@ -1,0 +1,87 @@
+import type { IncomingMessage } from "node:http";
+import { Hono, type Context } from "hono";
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  SocketClosedUnexpectedlyError,
+  TimeoutError,
+} from "redis";
+import { ClientError, encodeFailure } from "./bittorrent.js";
+import { QueryError } from "./query.js";
+import type { Tracker } from "./tracker.js";
+import { log } from "./log.js";
+
+/** How long a client should wait after a failure that is ours, not its own. */
+const RETRY_AFTER_SECONDS = 30;
+
+/** Errors that mean Redis is out of reach or too slow, not that the request was bad. */
+const STORAGE_ERRORS = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  SocketClosedUnexpectedlyError,
+  TimeoutError,
+];
+
+function rawQuery(c: Context): string {
+  // The raw request target, not a parsed URL: info_hash and peer_id are bytes.
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const target = incoming?.url ?? c.req.url;
+  const mark = target.indexOf("?");
+  return mark < 0 ? "" : target.slice(mark + 1);
+}
+
+function bencoded(c: Context, body: Uint8Array) {
+  return c.body(body as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "text/plain" });
+}
+
+/** Turns any error into the bencoded failure a client can show; logs what is ours. */
+function failure(c: Context, error: unknown) {
+  if (error instanceof ClientError || error instanceof QueryError) {
+    return bencoded(c, encodeFailure(error.message));
+  }
+  const message = (error as Error)?.message ?? String(error);
+  log.error(`${c.req.method} ${c.req.path}: ${message}`);
+  const storage = STORAGE_ERRORS.some((type) => error instanceof type);
+  return bencoded(
+    c,
+    encodeFailure(storage ? "tracker storage unavailable, retry later" : "internal server error", RETRY_AFTER_SECONDS),
+  );
+}
+
+/** The HTTP app: /announce and /scrape (with or without a trailing slash). */
+export function createApp(tracker: Tracker): Hono {
+  const app = new Hono();
+
+  const announce = async (c: Context) => {
+    if (c.req.method !== "GET") return bencoded(c, encodeFailure("announce must be a GET request"));
+    try {
+      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      const body = await tracker.announce(rawQuery(c), {
+        socketAddress: incoming?.socket.remoteAddress,
+        forwardedFor: c.req.header("x-forwarded-for"),
+        realIp: c.req.header("x-real-ip"),
+      });
+      return bencoded(c, body);
+    } catch (error) {
+      return failure(c, error);
+    }
+  };
+  const scrape = async (c: Context) => {
+    if (c.req.method !== "GET") return bencoded(c, encodeFailure("scrape must be a GET request"));
+    try {
+      return bencoded(c, await tracker.scrape(rawQuery(c)));
+    } catch (error) {
+      return failure(c, error);
+    }
+  };
+
+  app.all("/announce", announce);
+  app.all("/announce/", announce);
+  app.all("/scrape", scrape);
+  app.all("/scrape/", scrape);
+  app.notFound((c) => c.text("not found: this tracker serves /announce and /scrape\n", 404));
+  app.onError((error, c) => failure(c, error));
+  return app;
+}

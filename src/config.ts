@@ -1,0 +1,174 @@
+import { z } from "zod";
+import { parseCidr } from "./ip.js";
+import {
+  ConfigError,
+  flagName,
+  readConfigFile,
+  readEnvironment,
+  readFlags,
+  type RawSettings,
+} from "./configSources.js";
+
+export { ConfigError } from "./configSources.js";
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ["1", "0", "true", "false", "yes", "no", "on", "off"].includes(v), "expected true or false")
+  .transform((v) => ["1", "true", "yes", "on"].includes(v));
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected an integer from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `expected an integer from ${min} to ${max}`);
+
+const text = z.string().trim();
+const optionalText = text.transform((v) => (v === "" ? undefined : v));
+
+const url = text.refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}, "expected an http:// or https:// URL");
+
+const cidrList = text.transform((v, ctx) => {
+  const items = v.split(/[\s,]+/).filter(Boolean);
+  const bad = items.find((item) => parseCidr(item) === undefined);
+  if (bad !== undefined)
+    ctx.addIssue({ code: "custom", message: `expected CIDR blocks separated by commas ("${bad}" is not one)` });
+  return items;
+});
+
+const RESOLVERS = ["static", "http", "module"] as const;
+const resolverList = text.transform((v, ctx) => {
+  const items = v.split(/[\s,]+/).filter(Boolean);
+  const bad = items.find((item) => !(RESOLVERS as readonly string[]).includes(item));
+  if (bad !== undefined)
+    ctx.addIssue({ code: "custom", message: `expected a list of ${RESOLVERS.join(", ")} ("${bad}" is not one)` });
+  return items as Array<(typeof RESOLVERS)[number]>;
+});
+
+/** Every setting: its parser and its default (as the text a user would write). */
+const SETTINGS = {
+  HOST: { schema: text.min(1, "expected an address to listen on"), default: "0.0.0.0" },
+  PORT: { schema: int(1, 65535), default: "6969" },
+  REDISHOST: { schema: optionalText, default: "" },
+  REDISPORT: { schema: int(1, 65535), default: "6379" },
+  REDIS_URL: {
+    schema: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), "expected redis://host:port"),
+    default: "",
+  },
+  REDIS_TIMEOUT_MS: { schema: int(10, 60000), default: "1000" },
+  DATA_DIR: { schema: text.min(1), default: "data" },
+  SMDB_URL: { schema: z.union([z.literal("").transform(() => undefined), url]), default: "" },
+  SMDB_TIMEOUT_MS: { schema: int(1, 60000), default: "500" },
+  MAX_REPR_RACK: { schema: int(1, 1000), default: "2" },
+  ACTIVE_INTERVAL: { schema: int(1, 86400), default: "30" },
+  PASSIVE_INTERVAL: { schema: int(1, 86400), default: "600" },
+  MIN_INTERVAL: { schema: optionalText.pipe(z.union([z.undefined(), int(1, 86400)])), default: "" },
+  PEER_TTL: { schema: optionalText.pipe(z.union([z.undefined(), int(1, 864000)])), default: "" },
+  MAXPEERS: { schema: int(1, 1000), default: "50" },
+  PROXYPASS: { schema: bool, default: "false" },
+  TRUSTED_PROXIES: { schema: cidrList, default: "127.0.0.0/8,::1" },
+  ACCEPT_IP_PARAM: { schema: bool, default: "false" },
+  RACK_AWARE: { schema: bool, default: "true" },
+  AUTO_ACTIVATE: { schema: bool, default: "false" },
+  FULL_SCRAPE: { schema: bool, default: "true" },
+  RACK_RESOLVERS: { schema: resolverList, default: "static,http,module" },
+  RACK_MAP: { schema: optionalText, default: "" },
+  RACK_MODULE: { schema: optionalText, default: "" },
+  SUBNET_PREFIX_V4: { schema: int(0, 32), default: "24" },
+  SUBNET_PREFIX_V6: { schema: int(0, 128), default: "64" },
+  RACK_CACHE_TTL: { schema: int(1, 86400), default: "300" },
+  SWEEP_INTERVAL: { schema: int(1, 86400), default: "60" },
+  DEBUG: { schema: bool, default: "false" },
+} as const;
+
+type Settings = typeof SETTINGS;
+type Parsed = { [K in keyof Settings]: z.output<Settings[K]["schema"]> };
+
+/** The validated, frozen configuration. Derived values are filled in. */
+export type Config = Readonly<
+  Omit<Parsed, "MIN_INTERVAL" | "PEER_TTL"> & {
+    MIN_INTERVAL: number;
+    PEER_TTL: number;
+    /** True when no Redis was configured and the tracker runs its own. */
+    EMBEDDED_REDIS: boolean;
+  }
+>;
+
+/** Keys that a config file may carry for the origin tracker but that mean nothing here. */
+const IGNORED_FILE_KEYS = new Set(["SECRET_KEY", "TESTING", "JSONIFY_PRETTYPRINT_REGULAR"]);
+
+/** Builds the configuration from defaults, a config file, the environment and flags (last wins). */
+export function loadConfig(args: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
+  const flags = readFlags(args);
+  const layers: RawSettings[] = [];
+  if (flags.configFile !== undefined) layers.push(readConfigFile(flags.configFile));
+  layers.push(readEnvironment(env), flags.settings);
+  return parseSettings(layers);
+}
+
+/** Validates layered raw settings; every problem is reported, one line each. */
+export function parseSettings(layers: readonly RawSettings[]): Config {
+  const problems: string[] = [];
+  const merged = new Map<string, { value: string; source: string }>();
+  for (const layer of layers) {
+    for (const [key, setting] of layer) {
+      if (!(key in SETTINGS)) {
+        if (setting.source.startsWith("flag") || setting.source.startsWith("environment")) {
+          problems.push(`${setting.source}: unknown setting ${key} (known: ${Object.keys(SETTINGS).join(", ")})`);
+        } else if (!IGNORED_FILE_KEYS.has(key)) {
+          process.emitWarning(`${setting.source}: ignoring unknown setting ${key}`);
+        }
+        continue;
+      }
+      merged.set(key, setting);
+    }
+  }
+  const parsed: Record<string, unknown> = {};
+  for (const [key, { schema, default: fallback }] of Object.entries(SETTINGS)) {
+    const setting = merged.get(key) ?? { value: fallback, source: "default" };
+    const result = (schema as z.ZodType).safeParse(setting.value);
+    if (result.success) {
+      parsed[key] = result.data;
+    } else {
+      const expected = result.error.issues.map((issue) => issue.message).join("; ");
+      problems.push(`${key} = "${setting.value}" (${setting.source}): ${expected}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join("\n"));
+  const p = parsed as Parsed;
+  const minInterval = p.MIN_INTERVAL ?? Math.max(1, Math.floor(p.ACTIVE_INTERVAL / 2));
+  const peerTtl = p.PEER_TTL ?? 3 * p.ACTIVE_INTERVAL;
+  if (peerTtl <= p.ACTIVE_INTERVAL) {
+    throw new ConfigError(
+      `PEER_TTL = "${peerTtl}": expected more than ACTIVE_INTERVAL (${p.ACTIVE_INTERVAL}), or every peer would expire between announces`,
+    );
+  }
+  return Object.freeze({
+    ...p,
+    MIN_INTERVAL: minInterval,
+    PEER_TTL: peerTtl,
+    EMBEDDED_REDIS: p.REDIS_URL === undefined && p.REDISHOST === undefined,
+  });
+}
+
+/** The names of all settings with their defaults, for --help and the README. */
+export function describeSettings(): string[] {
+  return Object.entries(SETTINGS).map(([key, s]) => `${key} (${flagName(key)}) default "${s.default}"`);
+}
+
+/** The Redis URL the tracker and CLI use. */
+export function redisUrl(config: Config): string {
+  if (config.REDIS_URL !== undefined) return config.REDIS_URL;
+  const host = config.REDISHOST ?? "127.0.0.1";
+  return `redis://${host.includes(":") ? `[${host}]` : host}:${config.REDISPORT}`;
+}

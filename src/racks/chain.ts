@@ -1,0 +1,93 @@
+import { rackCacheKey, GLOBAL_KEYS } from "../keys.js";
+import { log } from "../log.js";
+import { FLAT_LOCATION, sanitizeLocation, type Resolver } from "./location.js";
+
+/** A link of the chain; external links are slow, so their answers are cached. */
+export interface ChainLink {
+  readonly name: string;
+  readonly resolve: Resolver;
+  readonly external: boolean;
+}
+
+/** The small part of a Redis client the cache uses (text replies). */
+export interface RackCacheStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: string, options: { EX: number }): Promise<unknown>;
+  sAdd(key: string, member: string): Promise<unknown>;
+}
+
+interface Cached {
+  readonly location: string;
+  readonly expires: number;
+}
+
+const MAX_PROCESS_CACHE = 100_000;
+
+/**
+ * Resolves a client address to its location: the links in order, first answer wins, the
+ * subnet fallback last. External answers (including "no answer") are cached in-process and
+ * in Redis with a TTL, so replicas share look-ups and a slow CMDB is asked once per TTL.
+ */
+export class RackChain {
+  readonly #processCache = new Map<string, Cached>();
+  readonly #inFlight = new Map<string, Promise<string | undefined>>();
+  readonly #announcedRacks = new Set<string>();
+
+  constructor(
+    private readonly links: readonly ChainLink[],
+    private readonly fallback: Resolver,
+    private readonly store: RackCacheStore | undefined,
+    private readonly ttlSeconds: number,
+    private readonly rackAware: boolean,
+  ) {}
+
+  /** The location of `ip` (text form); FLAT_LOCATION for everyone when not rack-aware. */
+  async resolve(ip: string): Promise<string> {
+    if (!this.rackAware) return FLAT_LOCATION;
+    for (const link of this.links) {
+      const location = link.external ? await this.#cached(link, ip) : sanitizeLocation(link.resolve(ip));
+      if (location !== undefined) return this.#remember(location);
+    }
+    return this.#remember(sanitizeLocation(await this.fallback(ip)) ?? "unknown");
+  }
+
+  async #cached(link: ChainLink, ip: string): Promise<string | undefined> {
+    const key = `${link.name}:${ip}`;
+    const hit = this.#processCache.get(key);
+    if (hit && hit.expires > Date.now()) return hit.location === "" ? undefined : hit.location;
+    let pending = this.#inFlight.get(key);
+    if (!pending) {
+      pending = this.#lookUp(link, ip, key).finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #lookUp(link: ChainLink, ip: string, key: string): Promise<string | undefined> {
+    const redisKey = rackCacheKey(key);
+    let location: string | undefined;
+    let shared: unknown;
+    try {
+      shared = await this.store?.get(redisKey);
+    } catch (error) {
+      log.debug(`rack cache read ${redisKey}: ${(error as Error).message}`);
+    }
+    if (shared !== undefined && shared !== null) {
+      location = String(shared);
+    } else {
+      location = sanitizeLocation(await link.resolve(ip)) ?? "";
+      this.store?.set(redisKey, location, { EX: this.ttlSeconds }).catch(() => undefined);
+    }
+    if (this.#processCache.size >= MAX_PROCESS_CACHE) this.#processCache.clear();
+    this.#processCache.set(key, { location, expires: Date.now() + this.ttlSeconds * 1000 });
+    return location === "" ? undefined : location;
+  }
+
+  #remember(location: string): string {
+    if (!this.#announcedRacks.has(location) && this.#announcedRacks.size < MAX_PROCESS_CACHE) {
+      this.#announcedRacks.add(location);
+      this.store?.sAdd(GLOBAL_KEYS.racks, location).catch(() => this.#announcedRacks.delete(location));
+    }
+    return location;
+  }
+}

@@ -1,0 +1,54 @@
+import { createClient, RESP_TYPES } from "redis";
+import { SCRIPTS, type ScriptRunner } from "./scripts.js";
+import { log } from "./log.js";
+
+/** Options for connecting; the command timeout bounds every call so a dead Redis fails fast. */
+export interface RedisOptions {
+  readonly url: string;
+  readonly commandTimeoutMs: number;
+}
+
+/** A connected client whose string replies come back as Buffers (peer lists are raw bytes). */
+export type TrackerRedis = Awaited<ReturnType<typeof connectRedis>>;
+
+/**
+ * Connects to Redis. Commands fail at once while disconnected (no offline queue) and after
+ * `commandTimeoutMs` otherwise; the client keeps reconnecting in the background, so the
+ * tracker recovers without a restart when Redis comes back.
+ */
+export async function connectRedis(options: RedisOptions) {
+  const client = createClient({
+    url: options.url,
+    scripts: SCRIPTS,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: options.commandTimeoutMs },
+    socket: {
+      connectTimeout: options.commandTimeoutMs,
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+    },
+  });
+  let down = false;
+  client.on("error", (error: Error) => {
+    if (!down) log.warn(`redis ${options.url}: ${error.message}`);
+    down = true;
+  });
+  client.on("ready", () => {
+    if (down) log.info(`redis ${options.url}: connected again`);
+    down = false;
+  });
+  await client.connect();
+  return client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+}
+
+/** Loads every script and checks its SHA, so a Lua syntax error stops boot, not an announce. */
+export async function loadScripts(redis: TrackerRedis): Promise<void> {
+  for (const [name, script] of Object.entries(SCRIPTS)) {
+    const sha = (await redis.scriptLoad(script.SCRIPT)).toString();
+    if (sha !== script.SHA1) throw new Error(`script ${name}: Redis returned SHA ${sha}, expected ${script.SHA1}`);
+  }
+}
+
+/** The client as the scripts' typed runner. */
+export function scriptRunner(redis: TrackerRedis): ScriptRunner {
+  return redis as unknown as ScriptRunner;
+}

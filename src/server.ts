@@ -1,0 +1,86 @@
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { createApp } from "./app.js";
+import { redisUrl, type Config } from "./config.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "./embeddedRedis.js";
+import { log } from "./log.js";
+import { RackChain, type ChainLink } from "./racks/chain.js";
+import { httpResolver } from "./racks/http.js";
+import { moduleResolver } from "./racks/module.js";
+import { StaticRackMap } from "./racks/static.js";
+import { subnetResolver } from "./racks/subnet.js";
+import { connectRedis, loadScripts } from "./redis.js";
+import { startSweeper } from "./sweeper.js";
+import { createTracker, type TrackerStore } from "./tracker.js";
+
+/** A running tracker: its HTTP port and how to stop everything it started. */
+export interface RunningTracker {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+async function buildRackChain(config: Config, store: ConstructorParameters<typeof RackChain>[2]) {
+  const links: ChainLink[] = [];
+  const stops: Array<() => void> = [];
+  for (const name of config.RACK_RESOLVERS) {
+    if (name === "static" && config.RACK_MAP !== undefined) {
+      const map = new StaticRackMap(config.RACK_MAP);
+      map.follow();
+      stops.push(() => map.stop());
+      links.push({ name, resolve: map.resolve, external: false });
+    } else if (name === "http" && config.SMDB_URL !== undefined) {
+      links.push({ name, resolve: httpResolver(config.SMDB_URL, config.SMDB_TIMEOUT_MS), external: true });
+    } else if (name === "module" && config.RACK_MODULE !== undefined) {
+      links.push({ name, resolve: await moduleResolver(config.RACK_MODULE), external: true });
+    }
+  }
+  const chain = new RackChain(
+    links,
+    subnetResolver(config.SUBNET_PREFIX_V4, config.SUBNET_PREFIX_V6),
+    store,
+    config.RACK_CACHE_TTL,
+    config.RACK_AWARE,
+  );
+  return { chain, stop: () => stops.forEach((stop) => stop()) };
+}
+
+/** Starts Redis (when embedded), loads the scripts, and serves HTTP until close(). */
+export async function startTracker(config: Config): Promise<RunningTracker> {
+  log.debugEnabled = config.DEBUG;
+  let embedded: EmbeddedRedis | undefined;
+  if (config.EMBEDDED_REDIS) embedded = await startEmbeddedRedis(config.REDISPORT, config.DATA_DIR);
+  const cleanups: Array<() => Promise<void> | void> = [];
+  try {
+    const redis = await connectRedis({ url: redisUrl(config), commandTimeoutMs: config.REDIS_TIMEOUT_MS });
+    cleanups.push(() => redis.close().catch(() => undefined));
+    await loadScripts(redis);
+    const store = redis as unknown as TrackerStore & ConstructorParameters<typeof RackChain>[2];
+    const racks = await buildRackChain(config, store);
+    cleanups.push(racks.stop);
+    const tracker = createTracker({ config, redis: store, racks: racks.chain });
+    const stopSweeper = startSweeper(redis as never, config.PEER_TTL, config.SWEEP_INTERVAL);
+    cleanups.push(stopSweeper);
+    const server = await listen(createApp(tracker).fetch, config.HOST, config.PORT);
+    cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
+    const port = (server.address() as AddressInfo).port;
+    log.info(`p2ptracker listening on http://${config.HOST}:${port}/announce (redis ${redisUrl(config)})`);
+    return {
+      port,
+      async close() {
+        for (const cleanup of cleanups.reverse()) await cleanup();
+        await embedded?.stop();
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, port: number): Promise<ServerType> {
+  return new Promise((done, fail) => {
+    const server = serve({ fetch, hostname, port }, () => done(server));
+    server.once("error", fail);
+  });
+}

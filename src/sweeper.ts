@@ -1,0 +1,53 @@
+import { randomUUID } from "node:crypto";
+import { GLOBAL_KEYS, transferKeys } from "./keys.js";
+import { log } from "./log.js";
+import { runSweep, type ScriptRunner } from "./scripts.js";
+
+/** The part of a Redis client the sweep uses besides its script. */
+export interface SweepStore extends ScriptRunner {
+  sMembers(key: string): Promise<unknown>;
+  set(key: string, value: string, options: { NX: true; EX: number }): Promise<unknown>;
+}
+
+const SWEEP_BATCH = 1000;
+
+/** Sweeps every active transfer once; returns the number of peers dropped. */
+export async function sweepAll(redis: SweepStore, peerTtl: number): Promise<number> {
+  const hashes = ((await redis.sMembers(GLOBAL_KEYS.activeTransfers)) as Array<Buffer | string>).map(String);
+  let total = 0;
+  for (const infoHashHex of hashes) {
+    const keys = transferKeys(infoHashHex);
+    for (;;) {
+      const { removed, more } = await runSweep(redis, keys, peerTtl, SWEEP_BATCH);
+      total += removed;
+      if (!more) break;
+    }
+  }
+  return total;
+}
+
+/**
+ * Runs sweepAll every `intervalSeconds`. Replicas share a lease key so one of them sweeps
+ * per interval; the lease expires by itself if that replica dies.
+ */
+export function startSweeper(redis: SweepStore, peerTtl: number, intervalSeconds: number): () => void {
+  const owner = randomUUID();
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const leased = await redis.set(GLOBAL_KEYS.sweepLease, owner, { NX: true, EX: intervalSeconds });
+      if (leased !== null) {
+        const removed = await sweepAll(redis, peerTtl);
+        if (removed > 0) log.info(`sweep: dropped ${removed} peers not seen for ${peerTtl}s`);
+      }
+    } catch (error) {
+      log.warn(`sweep: ${(error as Error).message}`);
+    } finally {
+      running = false;
+    }
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,155 @@
+import { parseAnnounce, parseScrape } from "./announceParams.js";
+import {
+  ClientError,
+  encodeAnnounce,
+  encodeScrape,
+  splitCompact,
+  compactAddress,
+  type PeerEntry,
+  type ScrapeCounts,
+} from "./bittorrent.js";
+import { clientAddressResolver, type AddressSources } from "./clientAddress.js";
+import type { Config } from "./config.js";
+import { formatIp } from "./ip.js";
+import { GLOBAL_KEYS, transferKeys } from "./keys.js";
+import { decodeQuery } from "./query.js";
+import type { RackChain } from "./racks/chain.js";
+import { runAnnounce, type AnnounceResult, type ScriptRunner } from "./scripts.js";
+
+/** The part of a Redis client the tracker uses besides its scripts. */
+export interface TrackerStore extends ScriptRunner {
+  sAdd(key: string, members: string | string[]): Promise<unknown>;
+  sMembers(key: string): Promise<unknown>;
+  hmGet(key: string, fields: string[]): Promise<unknown>;
+}
+
+const MAX_SCRAPE_HASHES = 200;
+const PRUNE_LIMIT = 16;
+
+/** Dependencies of the announce and scrape handlers. */
+export interface TrackerDeps {
+  readonly config: Config;
+  readonly redis: TrackerStore;
+  readonly racks: RackChain;
+}
+
+/** The tracker's two protocol operations, from raw query to bencoded body. */
+export interface Tracker {
+  announce(rawQuery: string, sources: Omit<AddressSources, "ipParam">): Promise<Uint8Array>;
+  scrape(rawQuery: string): Promise<Uint8Array>;
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+
+/** Builds the tracker once: lookup tables and policies are fixed, requests run small closures. */
+export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
+  const clientAddress = clientAddressResolver({
+    proxyPass: config.PROXYPASS,
+    trustedProxies: config.TRUSTED_PROXIES,
+    acceptIpParam: config.ACCEPT_IP_PARAM,
+  });
+  const policy = {
+    maxRepr: config.MAX_REPR_RACK,
+    peerTtl: config.PEER_TTL,
+    autoActivate: config.AUTO_ACTIVATE,
+    rackAware: config.RACK_AWARE,
+    pruneLimit: PRUNE_LIMIT,
+  };
+  const remember = (key: string, members: string | string[]) => void redis.sAdd(key, members).catch(() => undefined);
+
+  async function announce(rawQuery: string, sources: Omit<AddressSources, "ipParam">): Promise<Uint8Array> {
+    const params = parseAnnounce(decodeQuery(rawQuery));
+    const ip = clientAddress({ ...sources, ipParam: params.ip });
+    const rack = await racks.resolve(formatIp(ip));
+    const infoHashHex = hex(params.infoHash).toUpperCase();
+    const withPeerIds = !params.compact && !params.noPeerId;
+    const result = await runAnnounce(
+      redis,
+      transferKeys(infoHashHex),
+      {
+        address: compactAddress(ip, params.port),
+        rack,
+        peerIdHex: hex(params.peerId),
+        key: params.key,
+        event: params.event,
+        left: params.left,
+        uploaded: params.uploaded,
+        downloaded: params.downloaded,
+        numwant: Math.min(params.numwant ?? config.MAXPEERS, config.MAXPEERS),
+        withPeerIds,
+      },
+      policy,
+    );
+    if (!result.active) {
+      remember(GLOBAL_KEYS.transfers, infoHashHex);
+      return encodeAnnounce({
+        interval: config.PASSIVE_INTERVAL,
+        minInterval: config.PASSIVE_INTERVAL,
+        complete: 0,
+        incomplete: 0,
+        peers4: new Uint8Array(0),
+        peers6: new Uint8Array(0),
+        warning: `transfer ${infoHashHex} is not registered with this tracker`,
+      });
+    }
+    if (result.activated) {
+      remember(GLOBAL_KEYS.transfers, infoHashHex);
+      remember(GLOBAL_KEYS.activeTransfers, infoHashHex);
+    }
+    const reply = {
+      interval: config.ACTIVE_INTERVAL,
+      minInterval: config.MIN_INTERVAL,
+      complete: result.seeders,
+      incomplete: result.leechers,
+      peers4: result.peers4,
+      peers6: result.peers6,
+    };
+    return encodeAnnounce(reply, params.compact ? undefined : peerList(result, withPeerIds));
+  }
+
+  async function scrape(rawQuery: string): Promise<Uint8Array> {
+    let hashes = parseScrape(decodeQuery(rawQuery), MAX_SCRAPE_HASHES).map((h) => hex(h).toUpperCase());
+    if (hashes.length === 0) {
+      if (!config.FULL_SCRAPE) throw new ClientError("full scrape is disabled: give one or more info_hash");
+      hashes = ((await redis.sMembers(GLOBAL_KEYS.activeTransfers)) as Buffer[]).map((h) => h.toString());
+    }
+    const files = await Promise.all(
+      hashes.map(async (infoHashHex): Promise<ScrapeCounts | undefined> => {
+        if (!/^[0-9A-F]{40}$/.test(infoHashHex)) return undefined;
+        const fields = (await redis.hmGet(transferKeys(infoHashHex).info, [
+          "seeders",
+          "leechers",
+          "completed",
+        ])) as Array<Buffer | null>;
+        const count = (v: Buffer | null | undefined) => Math.max(0, Number(v?.toString() ?? 0) || 0);
+        return {
+          infoHash: Buffer.from(infoHashHex, "hex"),
+          complete: count(fields[0]),
+          incomplete: count(fields[1]),
+          downloaded: count(fields[2]),
+        };
+      }),
+    );
+    return encodeScrape(files.filter((f): f is ScrapeCounts => f !== undefined));
+  }
+
+  return { announce, scrape };
+}
+
+/** The selected peers as non-compact entries (BEP 3 dictionary model). */
+function peerList(result: AnnounceResult, withPeerIds: boolean): PeerEntry[] {
+  const ids = new Map(result.peerIds.map((p) => [hex(p.address), p.peerIdHex]));
+  const entries: PeerEntry[] = [];
+  for (const [packed, size] of [
+    [result.peers4, 6],
+    [result.peers6, 18],
+  ] as const) {
+    for (let i = 0; i + size <= packed.length; i += size) {
+      const compact = packed.subarray(i, i + size);
+      const { ip, port } = splitCompact(compact);
+      const idHex = withPeerIds ? ids.get(hex(compact)) : undefined;
+      entries.push({ ip: formatIp(ip), port, peerId: idHex ? Buffer.from(idHex, "hex") : undefined });
+    }
+  }
+  return entries;
+}
