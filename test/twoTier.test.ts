@@ -1,0 +1,266 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connectRedis, type TrackerRedis } from "../src/redis.js";
+import { activateTransfer, type TransferStore } from "../src/transfers.js";
+import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
+import {
+  addressOf,
+  announce,
+  compactOf,
+  hexOf,
+  peer,
+  peersOf,
+  randomInfoHash,
+  startTestTracker,
+  type TestPeer,
+  type TestTracker,
+} from "./helpers/tracker.js";
+
+const RACK_MAP = `# test racks
+10.10.1.0/24     rackA
+10.10.2.0/24     rackB
+10.10.3.0/24     rackC
+10.10.9.0/24     build
+fd00:10:1::/48   rackA
+`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const set = (peers: TestPeer[]) => peers.map(addressOf).sort();
+
+describe("two-tier swarms", () => {
+  let redis: TestRedis;
+  let admin: TrackerRedis;
+  let tracker: TestTracker;
+  let rackMapPath: string;
+  const register = async (infoHash: Uint8Array) =>
+    activateTransfer(admin as unknown as TransferStore, hexOf(infoHash), "t", "1");
+  const reps = async (infoHash: Uint8Array, rack: string) =>
+    (await redis.client.zRange(`{${hexOf(infoHash)}}:rack:${rack}:R`, 0, -1)).length;
+  const isRep = async (infoHash: Uint8Array, rack: string, p: TestPeer) =>
+    (await admin.zScore(`{${hexOf(infoHash)}}:rack:${rack}:R`, compactOf(p))) !== null;
+
+  before(async () => {
+    redis = await startTestRedis();
+    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
+    rackMapPath = join(mkdtempSync(join(tmpdir(), "p2ptracker-racks-")), "racks.txt");
+    writeFileSync(rackMapPath, RACK_MAP);
+    tracker = await startTestTracker(redis, { RACK_MAP: rackMapPath });
+  });
+  after(async () => {
+    await tracker.close();
+    await admin.close();
+    await redis.close();
+  });
+
+  /** Rack A: a1, a2 (representatives), a3..a6; rack B: b1, b2 (representatives), b3; origin s. */
+  async function swarm() {
+    const infoHash = randomInfoHash();
+    await register(infoHash);
+    const a = [1, 2, 3, 4, 5, 6].map((i) => peer(`10.10.1.${i}`));
+    const b = [1, 2, 3].map((i) => peer(`10.10.2.${i}`));
+    const s = peer("10.10.9.1");
+    await announce(tracker, infoHash, s, { left: 0, event: "started" });
+    for (const p of [...a, ...b]) await announce(tracker, infoHash, p, { event: "started" });
+    return { infoHash, a, b, s };
+  }
+
+  it("elects the first MAX_REPR_RACK clients of each rack as its representatives", async () => {
+    const { infoHash, a, b, s } = await swarm();
+    assert.equal(await reps(infoHash, "rackA"), 2);
+    assert.equal(await reps(infoHash, "rackB"), 2);
+    assert.ok(await isRep(infoHash, "rackA", a[0]!));
+    assert.ok(await isRep(infoHash, "rackA", a[1]!));
+    assert.ok(!(await isRep(infoHash, "rackA", a[2]!)));
+    assert.ok(!(await isRep(infoHash, "build", s)), "an origin seeder takes no representative slot");
+    assert.ok(await isRep(infoHash, "rackB", b[1]!));
+  });
+
+  it("gives a representative other racks' representatives and the origins first, then rack mates", async () => {
+    const { infoHash, a, b, s } = await swarm();
+    const outside = set([b[0]!, b[1]!, s]);
+    const first = await announce(tracker, infoHash, a[0]!, { numwant: 3 });
+    assert.deepEqual(peersOf(first).sort(), outside);
+    const all = await announce(tracker, infoHash, a[0]!, { numwant: 50 });
+    assert.deepEqual(peersOf(all).sort(), [...outside, ...set(a.slice(1))].sort());
+  });
+
+  it("gives every other client only live peers of its own rack, representatives included", async () => {
+    const { infoHash, a } = await swarm();
+    for (let i = 0; i < 5; i++) {
+      const reply = await announce(tracker, infoHash, a[3]!, { numwant: 50 });
+      assert.deepEqual(peersOf(reply).sort(), set(a.filter((_, j) => j !== 3)));
+    }
+    const small = await announce(tracker, infoHash, a[2]!, { numwant: 2 });
+    assert.equal(peersOf(small).length, 2);
+    for (const got of peersOf(small)) assert.match(got, /^10\.10\.1\./);
+  });
+
+  it("never gives a seeder a seeder, and a seeder that reports left > 0 leeches again", async () => {
+    const { infoHash, a, b, s } = await swarm();
+    await announce(tracker, infoHash, a[4]!, { left: 0, event: "completed" });
+    await announce(tracker, infoHash, b[0]!, { left: 0, event: "completed" });
+    const member = await announce(tracker, infoHash, a[4]!, { left: 0, numwant: 50 });
+    assert.deepEqual(peersOf(member).sort(), set([a[0]!, a[1]!, a[2]!, a[3]!, a[5]!]));
+    await announce(tracker, infoHash, a[0]!, { left: 0, event: "completed" });
+    const rep = await announce(tracker, infoHash, a[0]!, { left: 0, numwant: 50 });
+    // Rep seeder: leeching representatives of other racks (b1), then leeching rack mates.
+    assert.deepEqual(peersOf(rep).sort(), set([b[1]!, a[1]!, a[2]!, a[3]!, a[5]!]));
+    const origin = await announce(tracker, infoHash, s, { left: 0, numwant: 50 });
+    assert.deepEqual(peersOf(origin).sort(), set([a[1]!, b[1]!]), "origin: leeching representatives");
+    const again = await announce(tracker, infoHash, a[4]!, { left: 10, numwant: 50 });
+    assert.ok(peersOf(again).includes(addressOf(a[0]!)), "leeching again, it may get seeders");
+  });
+
+  it("frees a representative's slot on stopped; the next client of the rack is elected and gets outside peers", async () => {
+    const { infoHash, a, b, s } = await swarm();
+    const stopped = await announce(tracker, infoHash, a[0]!, { event: "stopped" });
+    assert.equal(peersOf(stopped).length, 0);
+    assert.equal(await reps(infoHash, "rackA"), 1);
+    assert.equal(await admin.hExists(`{${hexOf(infoHash)}}:peers`, compactOf(a[0]!)), 0);
+    const next = await announce(tracker, infoHash, a[4]!, { numwant: 50 });
+    assert.ok(await isRep(infoHash, "rackA", a[4]!));
+    assert.deepEqual(peersOf(next).sort(), [...set([b[0]!, b[1]!, s]), ...set([a[1]!, a[2]!, a[3]!, a[5]!])].sort());
+  });
+
+  it("keeps a client's first rack for the life of its record, even when the map changes", async () => {
+    const infoHash = randomInfoHash();
+    await register(infoHash);
+    const moving = peer("10.10.3.7");
+    await announce(tracker, infoHash, moving);
+    writeFileSync(rackMapPath, RACK_MAP.replace("10.10.3.0/24     rackC", "10.10.3.0/24     rackD"));
+    process.kill(process.pid, "SIGHUP");
+    await sleep(100);
+    try {
+      await announce(tracker, infoHash, moving);
+      const newcomer = peer("10.10.3.8");
+      await announce(tracker, infoHash, newcomer);
+      const rackOf = async (p: TestPeer) =>
+        String(await admin.hGet(`{${hexOf(infoHash)}}:peers`, compactOf(p))).split(" ")[0];
+      assert.equal(await rackOf(moving), "rackC");
+      assert.equal(await rackOf(newcomer), "rackD");
+    } finally {
+      writeFileSync(rackMapPath, RACK_MAP);
+      process.kill(process.pid, "SIGHUP");
+      await sleep(100);
+    }
+  });
+
+  it("records first/last started and completed times from Redis", async () => {
+    const { infoHash, a } = await swarm();
+    await announce(tracker, infoHash, a[2]!, { left: 0, event: "completed" });
+    const info = await redis.client.hGetAll(`{${hexOf(infoHash)}}:info`);
+    const [redisNow] = await redis.client.time();
+    for (const field of ["first_started", "last_started", "first_completed", "last_completed", "registered"]) {
+      assert.ok(Math.abs(Number(info[field]) - Number(redisNow)) <= 2, `${field} = ${info[field]}`);
+    }
+    assert.equal(info.completed, "1", "an origin seeder is not a completion");
+    assert.equal(info.seeders, "2");
+    assert.equal(info.leechers, "8");
+  });
+
+  it("samples randomly when the pool is larger than numwant", async () => {
+    const infoHash = randomInfoHash();
+    await register(infoHash);
+    const rack = Array.from({ length: 30 }, (_, i) => peer(`10.10.2.${100 + i}`));
+    for (const p of rack) await announce(tracker, infoHash, p);
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++)
+      for (const got of peersOf(await announce(tracker, infoHash, rack[10]!, { numwant: 5 }))) seen.add(got);
+    assert.ok(seen.size > 10, `10 samples of 5 from 29 covered only ${seen.size} peers`);
+  });
+
+  it("maps IPv6 clients through the same rack map", async () => {
+    const infoHash = randomInfoHash();
+    await register(infoHash);
+    const v6 = peer("fd00:10:1::9");
+    await announce(tracker, infoHash, v6);
+    const mate = await announce(tracker, infoHash, peer("10.10.1.9"));
+    assert.deepEqual(peersOf(mate), [addressOf(v6)]);
+  });
+});
+
+describe("expiry", () => {
+  let redis: TestRedis;
+  let admin: TrackerRedis;
+  let tracker: TestTracker;
+
+  before(async () => {
+    redis = await startTestRedis();
+    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
+    tracker = await startTestTracker(redis, { ACTIVE_INTERVAL: "1", PEER_TTL: "2", SWEEP_INTERVAL: "1" });
+  });
+  after(async () => {
+    await tracker.close();
+    await admin.close();
+    await redis.close();
+  });
+
+  it("drops a silent representative after PEER_TTL and elects the next announcer of its rack", async () => {
+    const infoHash = randomInfoHash();
+    await activateTransfer(admin as unknown as TransferStore, hexOf(infoHash));
+    const [r1, r2, r3] = [1, 2, 3].map((i) => peer(`10.20.1.${i}`));
+    const other = peer("10.20.2.1");
+    for (const p of [r1!, r2!, r3!, other]) await announce(tracker, infoHash, p);
+    const deadline = Date.now() + 3500;
+    while (Date.now() < deadline) {
+      await announce(tracker, infoHash, r3!);
+      await announce(tracker, infoHash, other);
+      await sleep(500);
+    }
+    const reply = await announce(tracker, infoHash, r3!, { numwant: 50 });
+    assert.deepEqual(peersOf(reply), [addressOf(other)], "r3 is now a representative and sees the other rack");
+    const hex = hexOf(infoHash);
+    assert.deepEqual(await redis.client.zCard(`{${hex}}:rack:10.20.1.0/24:R`), 1);
+    assert.equal(await redis.client.hLen(`{${hex}}:peers`), 2);
+    const info = await redis.client.hGetAll(`{${hex}}:info`);
+    assert.equal(info.leechers, "2");
+  });
+
+  it("sweeps a swarm nobody announces to", async () => {
+    const infoHash = randomInfoHash();
+    const hex = hexOf(infoHash);
+    await activateTransfer(admin as unknown as TransferStore, hex);
+    for (let i = 1; i <= 5; i++) await announce(tracker, infoHash, peer(`10.21.${i}.1`), { left: i === 1 ? 0 : 9 });
+    assert.equal(await redis.client.hLen(`{${hex}}:peers`), 5);
+    const deadline = Date.now() + 6000;
+    while ((await redis.client.hLen(`{${hex}}:peers`)) > 0 && Date.now() < deadline) await sleep(200);
+    assert.equal(await redis.client.hLen(`{${hex}}:peers`), 0);
+    const info = await redis.client.hGetAll(`{${hex}}:info`);
+    assert.equal(info.seeders, "0");
+    assert.equal(info.leechers, "0");
+    const left = await redis.client.keys(`{${hex}}:*`);
+    assert.deepEqual(left.sort(), [`{${hex}}:info`], "every per-rack key is gone");
+  });
+});
+
+describe("flat mode (RACK_AWARE off)", () => {
+  let redis: TestRedis;
+  let admin: TrackerRedis;
+  let tracker: TestTracker;
+
+  before(async () => {
+    redis = await startTestRedis();
+    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
+    tracker = await startTestTracker(redis, { RACK_AWARE: "false", AUTO_ACTIVATE: "true" });
+  });
+  after(async () => {
+    await tracker.close();
+    await admin.close();
+    await redis.close();
+  });
+
+  it("gives every client a random sample of the whole swarm and elects nobody", async () => {
+    const infoHash = randomInfoHash();
+    const peers = [1, 2, 3, 4].flatMap((rack) => [1, 2, 3].map((h) => peer(`10.30.${rack}.${h}`)));
+    for (const p of peers) await announce(tracker, infoHash, p);
+    const reply = await announce(tracker, infoHash, peers[11]!, { numwant: 50 });
+    assert.deepEqual(peersOf(reply).sort(), set(peers.slice(0, 11)));
+    const hex = hexOf(infoHash);
+    assert.equal(await redis.client.zCard(`{${hex}}:RL`), 0);
+    assert.deepEqual(await redis.client.keys(`{${hex}}:rack:*:R`), []);
+    assert.equal(await redis.client.sIsMember("active_transfers", hex), 1, "AUTO_ACTIVATE registered it");
+  });
+});
