@@ -13,7 +13,7 @@ ARGV[1]  rackPrefix    '{H}:rack:'; rack keys are <rackPrefix><rack>:L|S|R (same
 ARGV[2]  address       compact address: 4-byte IPv4 or 16-byte IPv6, then 2-byte port, network order
 ARGV[3]  rack          the client's resolved location ('*' for every client in flat mode)
 ARGV[4]  peerIdHex     the client's peer_id, 40 hex digits
-ARGV[5]  key           the client's key, '-' when absent
+ARGV[5]  keyHex        the client's key as hex, '-' when absent
 ARGV[6]  event         '' | started | completed | stopped | paused
 ARGV[7]  left          bytes left, decimal (0 = seeder)
 ARGV[8]  uploaded      bytes, decimal
@@ -191,27 +191,22 @@ end
 -- Selection.
 local selected = {}
 local exclude = { [address] = true }
-local excluded = 1
 if role ~= 'member' then
   prune(repsLeechingKey, cutoff, pruneLimit)
   prune(repsSeedingKey, cutoff, pruneLimit)
   prune(originsKey, cutoff, pruneLimit)
   -- Own-rack representatives are rack mates, not outside peers.
-  for _, mate in ipairs(redis.call('ZRANGE', rackRepsKey, 0, -1)) do
-    if not exclude[mate] then
-      exclude[mate] = true
-      excluded = excluded + 1
-    end
-  end
+  local rackReps = redis.call('ZRANGE', rackRepsKey, 0, -1)
+  for _, mate in ipairs(rackReps) do exclude[mate] = true end
   local outside = seeding and { repsLeechingKey } or { repsLeechingKey, repsSeedingKey, originsKey }
-  sampleUnion(selected, outside, numwant, exclude, excluded)
+  sampleUnion(selected, outside, numwant, exclude)
   -- Own-rack representatives were held back from the outside draw; they may fill below.
-  for _, mate in ipairs(redis.call('ZRANGE', rackRepsKey, 0, -1)) do
+  for _, mate in ipairs(rackReps) do
     if mate ~= address then exclude[mate] = nil end
   end
 end
 local mates = seeding and { leechersKey } or { leechersKey, seedersKey }
-sampleUnion(selected, mates, numwant - #selected, exclude, excluded + #selected)
+sampleUnion(selected, mates, numwant - #selected, exclude)
 
 local peers4, peers6, peerIds = {}, {}, {}
 for _, peer in ipairs(selected) do

@@ -18,11 +18,13 @@ export interface AnnounceParams {
   readonly event: (typeof EVENTS)[number];
   readonly numwant: number | undefined;
   readonly ip: string | undefined;
-  readonly key: string | undefined;
-  readonly trackerId: string | undefined;
+  /** The client's key as hex: clients send it as text or as raw bytes (aria2). */
+  readonly keyHex: string | undefined;
 }
 
 const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
 const counter = (name: string) =>
   z
@@ -32,9 +34,6 @@ const counter = (name: string) =>
     .refine((v) => v <= MAX_COUNTER, `${name} must be at most 2^63-1`);
 
 const flag = (name: string) => z.enum(["0", "1"], { message: `${name} must be 0 or 1` }).transform((v) => v === "1");
-
-const printable = (name: string, max: number) =>
-  z.string().regex(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `${name} must be 1-${max} printable ASCII characters`);
 
 const textFields = z.object({
   port: z
@@ -54,9 +53,10 @@ const textFields = z.object({
     .transform(Number)
     .optional(),
   ip: z.string().max(64, "ip is too long").optional(),
-  key: printable("key", 64).optional(),
-  trackerid: printable("trackerid", 64).optional(),
 });
+
+/** Opaque byte strings: only their length is checked; empty counts as absent. */
+const OPAQUE = { key: 64, trackerid: 64 } as const;
 
 const REQUIRED = ["info_hash", "peer_id", "port", "uploaded", "downloaded", "left"] as const;
 const KNOWN = new Set<string>([...REQUIRED, "compact", "no_peer_id", "event", "numwant", "ip", "key", "trackerid"]);
@@ -70,6 +70,12 @@ export function parseAnnounce(query: RawQuery): AnnounceParams {
   for (const [name, values] of query) {
     if (values.length > 1 && KNOWN.has(name)) throw new ClientError(`${name} given more than once`);
     if (KNOWN.has(name) && name !== "info_hash" && name !== "peer_id") text[name] = latin1(values[0]!);
+  }
+  for (const [name, max] of Object.entries(OPAQUE)) {
+    const length = query.get(name)?.[0]?.length;
+    if (length !== undefined && length > max) {
+      throw new ClientError(`${name} must be at most ${max} bytes, got ${length}`);
+    }
   }
   const infoHash = query.get("info_hash")![0]!;
   const peerId = query.get("peer_id")![0]!;
@@ -90,8 +96,7 @@ export function parseAnnounce(query: RawQuery): AnnounceParams {
     event: f.event,
     numwant: f.numwant,
     ip: f.ip,
-    key: f.key,
-    trackerId: f.trackerid,
+    keyHex: query.get("key")?.[0]?.length ? hex(query.get("key")![0]!) : undefined,
   };
 }
 

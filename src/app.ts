@@ -8,6 +8,7 @@ import {
   TimeoutError,
 } from "redis";
 import { ClientError, encodeFailure } from "./bittorrent.js";
+import { StorageTimeoutError } from "./deadline.js";
 import { QueryError } from "./query.js";
 import type { Tracker } from "./tracker.js";
 import { log } from "./log.js";
@@ -22,6 +23,7 @@ const STORAGE_ERRORS = [
   ConnectionTimeoutError,
   SocketClosedUnexpectedlyError,
   TimeoutError,
+  StorageTimeoutError,
 ];
 
 function rawQuery(c: Context): string {

@@ -2,7 +2,7 @@
 export type RawQuery = Map<string, Uint8Array[]>;
 
 /** Upper bounds that keep a hostile query from costing more than a real one. */
-export const QUERY_LIMITS = { maxLength: 4096, maxParams: 64 } as const;
+export const QUERY_LIMITS = { maxLength: 16384, maxParams: 256 } as const;
 
 /** Client-safe description of why a query could not be decoded. */
 export class QueryError extends Error {}

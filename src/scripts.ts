@@ -41,7 +41,7 @@ export interface AnnounceRequest {
   readonly address: Uint8Array;
   readonly rack: string;
   readonly peerIdHex: string;
-  readonly key: string | undefined;
+  readonly keyHex: string | undefined;
   readonly event: "" | "started" | "completed" | "stopped" | "paused";
   readonly left: bigint;
   readonly uploaded: bigint;
@@ -88,7 +88,7 @@ export async function runAnnounce(
     Buffer.from(request.address.buffer, request.address.byteOffset, request.address.byteLength),
     request.rack,
     request.peerIdHex,
-    request.key ?? "-",
+    request.keyHex ?? "-",
     request.event,
     request.left.toString(),
     request.uploaded.toString(),

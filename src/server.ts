@@ -4,7 +4,8 @@ import { createApp } from "./app.js";
 import { redisUrl, type Config } from "./config.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./embeddedRedis.js";
 import { log } from "./log.js";
-import { RackChain, type ChainLink } from "./racks/chain.js";
+import { RackChain, type ChainLink, type RackCacheStore } from "./racks/chain.js";
+import { withDeadlines } from "./deadline.js";
 import { httpResolver } from "./racks/http.js";
 import { moduleResolver } from "./racks/module.js";
 import { StaticRackMap } from "./racks/static.js";
@@ -19,7 +20,7 @@ export interface RunningTracker {
   close(): Promise<void>;
 }
 
-async function buildRackChain(config: Config, store: ConstructorParameters<typeof RackChain>[2]) {
+async function buildRackChain(config: Config, store: RackCacheStore) {
   const links: ChainLink[] = [];
   const stops: Array<() => void> = [];
   for (const name of config.RACK_RESOLVERS) {
@@ -54,7 +55,17 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     const redis = await connectRedis({ url: redisUrl(config), commandTimeoutMs: config.REDIS_TIMEOUT_MS });
     cleanups.push(() => redis.close().catch(() => undefined));
     await loadScripts(redis);
-    const store = redis as unknown as TrackerStore & ConstructorParameters<typeof RackChain>[2];
+    const store = withDeadlines(redis as unknown as TrackerStore & RackCacheStore, config.REDIS_TIMEOUT_MS, [
+      "announce",
+      "sweep",
+      "activate",
+      "deactivate",
+      "sAdd",
+      "sMembers",
+      "hmGet",
+      "get",
+      "set",
+    ]);
     const racks = await buildRackChain(config, store);
     cleanups.push(racks.stop);
     const tracker = createTracker({ config, redis: store, racks: racks.chain });
@@ -80,7 +91,9 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
 
 function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, port: number): Promise<ServerType> {
   return new Promise((done, fail) => {
-    const server = serve({ fetch, hostname, port }, () => done(server));
+    // Headers may exceed Node's 16 KiB default only so that an oversized query reaches the
+    // tracker's own limit and gets a bencoded failure instead of a bare 431.
+    const server = serve({ fetch, hostname, port, serverOptions: { maxHeaderSize: 64 * 1024 } }, () => done(server));
     server.once("error", fail);
   });
 }

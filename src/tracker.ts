@@ -70,7 +70,7 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
         address: compactAddress(ip, params.port),
         rack,
         peerIdHex: hex(params.peerId),
-        key: params.key,
+        keyHex: params.keyHex,
         event: params.event,
         left: params.left,
         uploaded: params.uploaded,

@@ -1,7 +1,8 @@
--- Uniform random sampling without replacement over the union of several sorted sets.
+-- Uniform random sampling without replacement over the union of disjoint sorted sets,
+-- skipping excluded members.
 --
 -- splitDraws decides how many members to take from each pool by simulating `want`
--- draws from their concatenation, so every member of the union is equally likely.
+-- draws from their concatenation, so every eligible member of the union is equally likely.
 local function splitDraws(sizes, want)
   local counts, remaining, total = {}, {}, 0
   for i, size in ipairs(sizes) do
@@ -25,12 +26,23 @@ local function splitDraws(sizes, want)
   return counts
 end
 
--- Appends up to `count` members of `key` that are not in `exclude` to `out`, marking
--- them excluded. `slack` extra members are drawn to make up for excluded ones.
-local function drawInto(out, key, count, slack, exclude)
+-- How many of `excludeList` are members of `key`.
+local function countMembers(key, excludeList)
+  if #excludeList == 0 then return 0 end
+  local n = 0
+  for _, score in ipairs(redis.call('ZMSCORE', key, unpack(excludeList))) do
+    if score then n = n + 1 end
+  end
+  return n
+end
+
+-- Appends `count` members of `key` that are not in `exclude` to `out`, marking them
+-- excluded. `held` is how many excluded members the set holds: drawing count + held
+-- distinct members is certain to yield `count` eligible ones.
+local function drawInto(out, key, count, held, exclude)
   if count <= 0 then return end
   local taken = 0
-  for _, member in ipairs(redis.call('ZRANDMEMBER', key, count + slack)) do
+  for _, member in ipairs(redis.call('ZRANDMEMBER', key, count + held)) do
     if not exclude[member] then
       exclude[member] = true
       out[#out + 1] = member
@@ -40,16 +52,20 @@ local function drawInto(out, key, count, slack, exclude)
   end
 end
 
--- Samples up to `want` members from the union of `keys`, skipping `exclude`. `slack`
--- bounds how many excluded members one set may hold: each draw takes that many extra.
-local function sampleUnion(out, keys, want, exclude, slack)
+-- Samples up to `want` members from the union of `keys` (pairwise disjoint), skipping
+-- the members of the set `exclude` and adding the chosen ones to it. A pool's share is
+-- sized on its eligible members only, so excluded members never cost the union a slot.
+local function sampleUnion(out, keys, want, exclude)
   if want <= 0 then return end
-  local sizes = {}
+  local excludeList = {}
+  for member in pairs(exclude) do excludeList[#excludeList + 1] = member end
+  local sizes, held = {}, {}
   for i, key in ipairs(keys) do
-    sizes[i] = redis.call('ZCARD', key)
+    held[i] = countMembers(key, excludeList)
+    sizes[i] = redis.call('ZCARD', key) - held[i]
   end
   local counts = splitDraws(sizes, want)
   for i, key in ipairs(keys) do
-    drawInto(out, key, counts[i], slack, exclude)
+    drawInto(out, key, counts[i], held[i], exclude)
   end
 end

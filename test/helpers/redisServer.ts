@@ -31,6 +31,8 @@ export interface TestRedis {
   readonly port: number;
   readonly url: string;
   readonly client: TestClient;
+  /** PID of the running redis-server (changes across stopServer/startServer). */
+  pid(): number;
   /** Stops the server (keeping its data dir), e.g. to test an outage. */
   stopServer(): Promise<void>;
   /** Starts it again on the same port and data dir. */
@@ -52,6 +54,7 @@ export async function startTestRedis(): Promise<TestRedis> {
     port,
     url,
     client,
+    pid: () => server!.process.pid!,
     async stopServer() {
       await server?.stop();
       server = undefined;

@@ -1,0 +1,50 @@
+/**
+ * Deadlines for Redis calls. node-redis times a command out only until it is written; once
+ * on the wire it waits for the reply however long Redis takes (a stopped or wedged server
+ * never answers). The tracker must answer fast either way, so every call it makes races a
+ * timer, and calls still overdue are counted: past a bound, new calls fail at once instead
+ * of piling more work onto a server that is not answering.
+ */
+
+/** Redis did not answer within the deadline. */
+export class StorageTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`redis did not answer within ${ms} ms`);
+  }
+}
+
+/** Most calls left waiting past their deadline before new calls are refused outright. */
+const MAX_OVERDUE = 10_000;
+
+type AsyncMethod = (...args: never[]) => Promise<unknown>;
+
+/** The `methods` of `target`, bound to it, each call limited to `ms`. */
+export function withDeadlines<T extends object, M extends keyof T>(
+  target: T,
+  ms: number,
+  methods: readonly M[],
+): Pick<T, M> {
+  let overdue = 0;
+  const limited = {} as Pick<T, M>;
+  for (const name of methods) {
+    const method = (target[name] as AsyncMethod).bind(target);
+    (limited as Record<M, AsyncMethod>)[name] = (...args: never[]) => {
+      if (overdue >= MAX_OVERDUE) return Promise.reject(new StorageTimeoutError(ms));
+      return new Promise((resolve, reject) => {
+        let late = false;
+        const timer = setTimeout(() => {
+          late = true;
+          overdue++;
+          reject(new StorageTimeoutError(ms));
+        }, ms);
+        method(...args)
+          .then(resolve, reject)
+          .finally(() => {
+            clearTimeout(timer);
+            if (late) overdue--;
+          });
+      });
+    };
+  }
+  return limited;
+}
