@@ -7,6 +7,7 @@ ARGV[1] name    torrent name ('' when registered by bare info hash: keeps any st
 ARGV[2] length  payload bytes, decimal ('' when unknown)
 
 Output: 1 when the transfer was not active before, 0 when it already was.
+Errors: none raised on purpose; the caller validates every argument.
 ]]
 
 local infoKey = KEYS[1]

@@ -12,6 +12,7 @@ KEYS[6] originsKey       {H}:O
 ARGV[1] rackPrefix  '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R)
 
 Output: { wasActive, peersRemoved }
+Errors: none raised on purpose; the caller validates every argument.
 ]]
 
 local infoKey = KEYS[1]

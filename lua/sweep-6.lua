@@ -15,6 +15,7 @@ ARGV[3] limit       most peers dropped by this call (bounds the time Redis is bu
 
 Output: { removed, more }  more = 1 when the limit was reached and another call should follow.
 Invariant: removal goes through removePeer, so counters and indexes stay in step.
+Errors: none raised on purpose; the caller validates every argument.
 ]]
 
 local infoKey = KEYS[1]

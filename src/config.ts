@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseCidr } from "./ip.js";
+import { log } from "./log.js";
 import {
   ConfigError,
   flagName,
@@ -38,6 +39,15 @@ const url = text.refine((v) => {
   }
 }, "expected an http:// or https:// URL");
 
+function isRedisUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return (u.protocol === "redis:" || u.protocol === "rediss:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
 const cidrList = text.transform((v, ctx) => {
   const items = v.split(/[\s,]+/).filter(Boolean);
   const bad = items.find((item) => parseCidr(item) === undefined);
@@ -62,7 +72,7 @@ const SETTINGS = {
   REDISHOST: { schema: optionalText, default: "" },
   REDISPORT: { schema: int(1, 65535), default: "6379" },
   REDIS_URL: {
-    schema: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), "expected redis://host:port"),
+    schema: optionalText.refine((v) => v === undefined || isRedisUrl(v), "expected redis://host:port"),
     default: "",
   },
   REDIS_TIMEOUT_MS: { schema: int(10, 60000), default: "1000" },
@@ -107,6 +117,12 @@ export type Config = Readonly<
 /** Keys that a config file may carry for the origin tracker but that mean nothing here. */
 const IGNORED_FILE_KEYS = new Set(["SECRET_KEY", "TESTING", "JSONIFY_PRETTYPRINT_REGULAR"]);
 
+/**
+ * P2PTRACKER_* variables that are not settings: scripts/setup reads SETUP_APT, and
+ * scripts/start runs the tracker in the same environment.
+ */
+const IGNORED_ENV_KEYS = new Set(["SETUP_APT"]);
+
 /** Builds the configuration from defaults, a config file, the environment and flags (last wins). */
 export function loadConfig(args: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
   const flags = readFlags(args);
@@ -122,11 +138,12 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
   const merged = new Map<string, { value: string; source: string }>();
   for (const layer of layers) {
     for (const [key, setting] of layer) {
+      if (setting.source.startsWith("environment") && IGNORED_ENV_KEYS.has(key)) continue;
       if (!(key in SETTINGS)) {
         if (setting.source.startsWith("flag") || setting.source.startsWith("environment")) {
           problems.push(`${setting.source}: unknown setting ${key} (known: ${Object.keys(SETTINGS).join(", ")})`);
         } else if (!IGNORED_FILE_KEYS.has(key)) {
-          process.emitWarning(`${setting.source}: ignoring unknown setting ${key}`);
+          log.warn(`${setting.source}: ignoring unknown setting ${key}`);
         }
         continue;
       }

@@ -55,7 +55,25 @@ function unquote(value: string): string | undefined {
   const quoted = /^(['"])(.*)\1$/.exec(value);
   if (quoted) return quoted[2]!;
   if (value === "None") return undefined;
-  return value;
+  return integerArithmetic(value) ?? value;
+}
+
+/** Integer sums and products as the origin's Python config wrote them (`5 * 60`). */
+function integerArithmetic(value: string): string | undefined {
+  if (!/^\d+(?:\s*[-+*]\s*\d+)+$/.test(value)) return undefined;
+  let total = 0n;
+  let sign = 1n;
+  let product = 1n;
+  for (const token of value.match(/\d+|[-+*]/g)!) {
+    if (token === "+" || token === "-") {
+      total += sign * product;
+      sign = token === "+" ? 1n : -1n;
+      product = 1n;
+    } else if (token !== "*") {
+      product *= BigInt(token);
+    }
+  }
+  return (total + sign * product).toString();
 }
 
 const ENV_PREFIX = "P2PTRACKER_";
@@ -74,6 +92,19 @@ export function readEnvironment(env: NodeJS.ProcessEnv): RawSettings {
 /** Flag name for a key: MAX_REPR_RACK -> --max-repr-rack. */
 export function flagName(key: string): string {
   return `--${key.toLowerCase().replace(/_/g, "-")}`;
+}
+
+/** Separates positional arguments from `--key value` / `--key=value` flags, wherever they stand. */
+export function splitArguments(args: readonly string[]): { positional: string[]; flags: string[] } {
+  const positional: string[] = [];
+  const flags: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("--")) positional.push(arg);
+    else if (arg.includes("=") || i + 1 >= args.length) flags.push(arg);
+    else flags.push(arg, args[++i]!);
+  }
+  return { positional, flags };
 }
 
 /**

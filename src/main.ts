@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { ConfigError, describeSettings, loadConfig, redisUrl } from "./config.js";
+import { splitArguments } from "./configSources.js";
 import { connectRedis, loadScripts } from "./redis.js";
 import { startTracker } from "./server.js";
 import { parseInfoHashHex, summarizeTorrent } from "./torrentFile.js";
@@ -34,11 +35,16 @@ async function serveCommand(args: string[]): Promise<void> {
 }
 
 async function transferCommand(args: string[]): Promise<void> {
-  const [action, target, ...rest] = args;
-  if ((action !== "activate" && action !== "deactivate") || target === undefined) {
-    throw new UsageError("transfer needs activate or deactivate and a target");
+  const { positional, flags } = splitArguments(args);
+  const [action, target, ...extra] = positional;
+  if (action !== "activate" && action !== "deactivate") {
+    throw new UsageError(
+      action === undefined ? "transfer needs activate or deactivate" : `unknown transfer command "${action}"`,
+    );
   }
-  const config = loadConfig(rest);
+  if (target === undefined) throw new UsageError(`transfer ${action} needs a target`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  const config = loadConfig(flags);
   let infoHashHex = parseInfoHashHex(target);
   let name = "";
   let length = "";
@@ -54,11 +60,7 @@ async function transferCommand(args: string[]): Promise<void> {
     ({ infoHashHex, name } = torrent);
     length = torrent.length.toString();
   }
-  const redis = await connectRedis({ url: redisUrl(config), commandTimeoutMs: config.REDIS_TIMEOUT_MS }).catch(
-    (error: Error) => {
-      throw new Error(`cannot reach Redis at ${redisUrl(config)}: ${error.message}`);
-    },
-  );
+  const redis = await connectRedis({ url: redisUrl(config), commandTimeoutMs: config.REDIS_TIMEOUT_MS });
   try {
     await loadScripts(redis);
     const store = redis as unknown as TransferStore;

@@ -6,6 +6,11 @@ import { log } from "./log.js";
 export interface RedisOptions {
   readonly url: string;
   readonly commandTimeoutMs: number;
+  /**
+   * How long the first connection may take before connectRedis gives up (default 0: the
+   * first attempt must succeed). Once connected, the client reconnects for as long as it lives.
+   */
+  readonly firstConnectMs?: number;
 }
 
 /** A connected client whose string replies come back as Buffers (peer lists are raw bytes). */
@@ -14,9 +19,12 @@ export type TrackerRedis = Awaited<ReturnType<typeof connectRedis>>;
 /**
  * Connects to Redis. Commands fail at once while disconnected (no offline queue) and after
  * `commandTimeoutMs` otherwise; the client keeps reconnecting in the background, so the
- * tracker recovers without a restart when Redis comes back.
+ * tracker recovers without a restart when Redis comes back. Rejects when no first
+ * connection is made within `firstConnectMs`.
  */
 export async function connectRedis(options: RedisOptions) {
+  const started = Date.now();
+  let connected = false;
   const client = createClient({
     url: options.url,
     scripts: SCRIPTS,
@@ -24,7 +32,12 @@ export async function connectRedis(options: RedisOptions) {
     commandOptions: { timeout: options.commandTimeoutMs },
     socket: {
       connectTimeout: options.commandTimeoutMs,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+      reconnectStrategy: (retries: number, cause: Error) => {
+        if (!connected && Date.now() - started >= (options.firstConnectMs ?? 0)) {
+          return new Error(`cannot reach Redis at ${options.url}: ${cause.message}`);
+        }
+        return Math.min(50 * 2 ** retries, 1000);
+      },
     },
   });
   let down = false;
@@ -33,6 +46,7 @@ export async function connectRedis(options: RedisOptions) {
     down = true;
   });
   client.on("ready", () => {
+    connected = true;
     if (down) log.info(`redis ${options.url}: connected again`);
     down = false;
   });

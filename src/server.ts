@@ -1,4 +1,6 @@
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { encodeFailure } from "./bittorrent.js";
 import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { redisUrl, type Config } from "./config.js";
@@ -13,6 +15,9 @@ import { subnetResolver } from "./racks/subnet.js";
 import { connectRedis, loadScripts } from "./redis.js";
 import { startSweeper } from "./sweeper.js";
 import { createTracker, type TrackerStore } from "./tracker.js";
+
+/** How long a starting tracker waits for a configured Redis before it exits with an error. */
+const FIRST_CONNECT_MS = 10_000;
 
 /** A running tracker: its HTTP port and how to stop everything it started. */
 export interface RunningTracker {
@@ -52,7 +57,11 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
   if (config.EMBEDDED_REDIS) embedded = await startEmbeddedRedis(config.REDISPORT, config.DATA_DIR);
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
-    const redis = await connectRedis({ url: redisUrl(config), commandTimeoutMs: config.REDIS_TIMEOUT_MS });
+    const redis = await connectRedis({
+      url: redisUrl(config),
+      commandTimeoutMs: config.REDIS_TIMEOUT_MS,
+      firstConnectMs: FIRST_CONNECT_MS,
+    });
     cleanups.push(() => redis.close().catch(() => undefined));
     await loadScripts(redis);
     const store = withDeadlines(redis as unknown as TrackerStore & RackCacheStore, config.REDIS_TIMEOUT_MS, [
@@ -95,5 +104,30 @@ function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, p
     // tracker's own limit and gets a bencoded failure instead of a bare 431.
     const server = serve({ fetch, hostname, port, serverOptions: { maxHeaderSize: 64 * 1024 } }, () => done(server));
     server.once("error", fail);
+    server.on("clientError", answerUnparsable);
   });
+}
+
+/**
+ * Requests Node's HTTP parser refuses never reach the app; a client still gets what every
+ * bad request gets, a 200 with a bencoded failure reason, and the connection is closed.
+ */
+function answerUnparsable(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const reason =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? "request too large: keep the request line and headers under 64 KiB"
+      : `malformed HTTP request (${error.code ?? error.message}): percent-encode every byte outside ASCII`;
+  const body = Buffer.from(encodeFailure(reason));
+  socket.end(
+    Buffer.concat([
+      Buffer.from(
+        `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      ),
+      body,
+    ]),
+  );
 }

@@ -23,10 +23,15 @@ interface Cached {
 
 const MAX_PROCESS_CACHE = 100_000;
 
+/** How long a failed look-up is not retried: an outage must not add a timeout to every announce. */
+const FAILURE_BACKOFF_MS = 5_000;
+
 /**
  * Resolves a client address to its location: the links in order, first answer wins, the
  * subnet fallback last. External answers (including "no answer") are cached in-process and
  * in Redis with a TTL, so replicas share look-ups and a slow CMDB is asked once per TTL.
+ * A failed look-up (error, timeout) passes to the next link and is not cached beyond a
+ * short in-process backoff: a CMDB outage must not pin clients to a fallback rack for a TTL.
  */
 export class RackChain {
   readonly #processCache = new Map<string, Cached>();
@@ -45,10 +50,19 @@ export class RackChain {
   async resolve(ip: string): Promise<string> {
     if (!this.rackAware) return FLAT_LOCATION;
     for (const link of this.links) {
-      const location = link.external ? await this.#cached(link, ip) : sanitizeLocation(link.resolve(ip));
+      const location = link.external ? await this.#cached(link, ip) : await this.#direct(link, ip);
       if (location !== undefined) return this.#remember(location);
     }
     return this.#remember(sanitizeLocation(await this.fallback(ip)) ?? "unknown");
+  }
+
+  async #direct(link: ChainLink, ip: string): Promise<string | undefined> {
+    try {
+      return sanitizeLocation(await link.resolve(ip));
+    } catch (error) {
+      log.debug(`rack resolver ${link.name} for ${ip}: ${(error as Error).message}`);
+      return undefined;
+    }
   }
 
   async #cached(link: ChainLink, ip: string): Promise<string | undefined> {
@@ -72,14 +86,21 @@ export class RackChain {
     } catch (error) {
       log.debug(`rack cache read ${redisKey}: ${(error as Error).message}`);
     }
+    let ttlMs = this.ttlSeconds * 1000;
     if (shared !== undefined && shared !== null) {
       location = String(shared);
     } else {
-      location = sanitizeLocation(await link.resolve(ip)) ?? "";
-      this.store?.set(redisKey, location, { EX: this.ttlSeconds }).catch(() => undefined);
+      try {
+        location = sanitizeLocation(await link.resolve(ip)) ?? "";
+        this.store?.set(redisKey, location, { EX: this.ttlSeconds }).catch(() => undefined);
+      } catch (error) {
+        log.debug(`rack resolver ${link.name} for ${ip}: ${(error as Error).message}`);
+        location = "";
+        ttlMs = FAILURE_BACKOFF_MS;
+      }
     }
     if (this.#processCache.size >= MAX_PROCESS_CACHE) this.#processCache.clear();
-    this.#processCache.set(key, { location, expires: Date.now() + this.ttlSeconds * 1000 });
+    this.#processCache.set(key, { location, expires: Date.now() + ttlMs });
     return location === "" ? undefined : location;
   }
 

@@ -1,4 +1,7 @@
-/** A resolver maps a client address (text form) to a location, or undefined to pass. */
+/**
+ * A resolver maps a client address (text form) to a location, or undefined when it does
+ * not know the address; it throws when it cannot answer now (the chain then passes on).
+ */
 export type Resolver = (ip: string) => Promise<string | undefined> | string | undefined;
 
 export const MAX_LOCATION_LENGTH = 128;

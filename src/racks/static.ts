@@ -37,16 +37,30 @@ export class StaticRackMap {
 
   /** Starts following changes; a broken edit is logged and the previous map kept. */
   follow(): void {
+    this.#watch();
+    process.on("SIGHUP", this.#onHangup);
+  }
+
+  #watch(): void {
     try {
-      this.#watcher = watch(this.path, () => this.reload());
+      this.#watcher = watch(this.path, (event) => {
+        // Editors and deploy tools replace the file (rename over it); a watcher stays on the
+        // old inode and would miss every later edit, so follow the path again.
+        if (event === "rename" && this.#watcher) {
+          this.#watcher.close();
+          this.#watch();
+        }
+        this.reload();
+      });
     } catch (error) {
+      this.#watcher = undefined;
       log.warn(`RACK_MAP ${this.path}: cannot watch for changes (${(error as Error).message}); SIGHUP reloads`);
     }
-    process.on("SIGHUP", this.#onHangup);
   }
 
   stop(): void {
     this.#watcher?.close();
+    this.#watcher = undefined;
     process.off("SIGHUP", this.#onHangup);
   }
 
