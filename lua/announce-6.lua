@@ -37,13 +37,15 @@ Output: { status, seeders, leechers, peers4, peers6, role, activated, peerIds }
 Rack keys: {H}:rack:<rack>:L leechers, :S seeders, :R representatives; zsets by last seen (s).
 
 Invariants, and why they hold:
-  - At most maxRepr representatives per rack: election is ZCARD then ZADD on the rack's R
-    set inside this one script, and scripts run one at a time.
+  - At most maxRepr live representatives per rack: election counts the rack's R set
+    members seen after the cutoff, then ZADDs, inside this one script, and scripts run one
+    at a time.
   - A client that is not a representative only ever gets members of its own rack's L/S
     sets: the outside sets (RL, RS, O) are read only for representatives and origins.
   - A seeder never gets a seeder: seeders draw only from L and RL.
-  - Pools are pruned of peers older than peerTtl before anything is counted or drawn,
-    so dead peers are neither returned nor hold a representative slot.
+  - Dead peers (not seen for peerTtl) are neither returned nor hold a representative
+    slot: draws and the election skip members last seen at or before the cutoff. Pruning
+    removes them for good, at most pruneLimit per set and call; the sweep does the rest.
   - seeders/leechers in {H}:info change only together with a record in {H}:peers.
 Errors: none raised on purpose; the caller validates every argument.
 ]]
@@ -80,7 +82,9 @@ end
 -- @include peerRecord
 -- @include removePeer
 -- @include prune
--- @include sampling
+-- @include splitDraws
+-- @include drawInto
+-- @include sampleUnion
 
 local now = tonumber(redis.call('TIME')[1])
 
@@ -119,11 +123,13 @@ if event == 'stopped' then
   return { 1, seeders, leechers, '', '', '', activated, {} }
 end
 
+-- An origin is complete at its first announce; a first announce that *is* the completion
+-- (say, its record expired mid-download) is an ordinary seeder and counts as a completion.
 local complete = left == '0' or event == 'completed'
 local previousState = state
 if not record then
   rack = resolvedRack
-  state = complete and 'O' or 'L'
+  state = event == 'completed' and 'S' or complete and 'O' or 'L'
 elseif not complete then
   state = 'L'
 elseif state == 'L' then
@@ -148,7 +154,7 @@ elseif stateChanged then
   redis.call('ZREM', seeding and leechersKey or seedersKey, address)
   if previousState == 'O' then redis.call('ZREM', originsKey, address) end
 end
-if stateChanged and state == 'S' then
+if state == 'S' and (stateChanged or not record) then
   redis.call('HINCRBY', infoKey, 'completed', 1)
   redis.call('HSETNX', infoKey, 'first_completed', now)
   redis.call('HSET', infoKey, 'last_completed', now)
@@ -174,8 +180,10 @@ if state == 'O' then
   role = 'origin'
   redis.call('ZADD', originsKey, now, address)
 elseif rackAware then
+  -- Only live representatives hold a slot, however many stale ones the bounded prune left.
+  prune(rackRepsKey, cutoff, pruneLimit)
   local isRep = redis.call('ZSCORE', rackRepsKey, address) ~= false
-  if not isRep and redis.call('ZCARD', rackRepsKey) < maxRepr then
+  if not isRep and redis.call('ZCOUNT', rackRepsKey, '(' .. cutoff, '+inf') < maxRepr then
     isRep = true
   end
   if isRep then
@@ -199,14 +207,14 @@ if role ~= 'member' then
   local rackReps = redis.call('ZRANGE', rackRepsKey, 0, -1)
   for _, mate in ipairs(rackReps) do exclude[mate] = true end
   local outside = seeding and { repsLeechingKey } or { repsLeechingKey, repsSeedingKey, originsKey }
-  sampleUnion(selected, outside, numwant, exclude)
+  sampleUnion(selected, outside, numwant, exclude, cutoff)
   -- Own-rack representatives were held back from the outside draw; they may fill below.
   for _, mate in ipairs(rackReps) do
     if mate ~= address then exclude[mate] = nil end
   end
 end
 local mates = seeding and { leechersKey } or { leechersKey, seedersKey }
-sampleUnion(selected, mates, numwant - #selected, exclude)
+sampleUnion(selected, mates, numwant - #selected, exclude, cutoff)
 
 local peers4, peers6, peerIds = {}, {}, {}
 for _, peer in ipairs(selected) do

@@ -180,8 +180,17 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
 
 /** The names of all settings with their defaults, for --help and the README. */
 export function describeSettings(): string[] {
-  return Object.entries(SETTINGS).map(([key, s]) => `${key} (${flagName(key)}) default "${s.default}"`);
+  return Object.entries(SETTINGS).map(([key, s]) => {
+    const fallback = DERIVED_DEFAULTS[key] ?? (s.default === "" ? "unset" : `"${s.default}"`);
+    return `${key} (${flagName(key)}) default ${fallback}`;
+  });
 }
+
+/** Defaults that follow from other settings, as --help and the README state them. */
+const DERIVED_DEFAULTS: Record<string, string> = {
+  MIN_INTERVAL: "ACTIVE_INTERVAL / 2",
+  PEER_TTL: "3 x ACTIVE_INTERVAL",
+};
 
 /** The Redis URL the tracker and CLI use. */
 export function redisUrl(config: Config): string {

@@ -19,8 +19,10 @@ export function summarizeTorrent(bytes: Uint8Array): TorrentSummary {
   const info = (metainfo as { info?: unknown } | null)?.info as Record<string, unknown> | undefined;
   if (typeof info !== "object" || info === null || Array.isArray(info))
     throw new Error("the .torrent has no info dictionary");
-  // Re-encoding a decoded dict is byte-identical for canonical (sorted) metainfo.
-  const infoHashHex = createHash("sha1").update(bencode.encode(info)).digest("hex").toUpperCase();
+  // The hash of the info value's bytes as they stand: re-encoding a decoded dict would
+  // differ for metainfo that is not canonical (unsorted keys, integers past 2^53).
+  const [start, end] = infoValueRange(bytes);
+  const infoHashHex = createHash("sha1").update(bytes.subarray(start, end)).digest("hex").toUpperCase();
   const name = info.name instanceof Uint8Array ? Buffer.from(info.name).toString("utf8") : "";
   let length = 0n;
   if (typeof info.length === "number") length = BigInt(info.length);
@@ -30,6 +32,32 @@ export function summarizeTorrent(bytes: Uint8Array): TorrentSummary {
     }
   }
   return { infoHashHex, name, length };
+}
+
+/** Byte range of the top-level "info" value of well-formed bencoded metainfo. */
+function infoValueRange(bytes: Uint8Array): [number, number] {
+  let at = 1; // past the top-level "d"
+  while (bytes[at] !== 0x65 /* e */) {
+    const keyEnd = skipValue(bytes, at);
+    const key = Buffer.from(bytes.subarray(bytes.indexOf(0x3a /* : */, at) + 1, keyEnd)).toString("latin1");
+    const valueEnd = skipValue(bytes, keyEnd);
+    if (key === "info") return [keyEnd, valueEnd];
+    at = valueEnd;
+  }
+  throw new Error("the .torrent has no info dictionary");
+}
+
+/** Index just past the bencoded value that starts at `at`. */
+function skipValue(bytes: Uint8Array, at: number): number {
+  const kind = bytes[at];
+  if (kind === 0x69 /* i */) return bytes.indexOf(0x65 /* e */, at) + 1;
+  if (kind === 0x6c /* l */ || kind === 0x64 /* d */) {
+    let next = at + 1;
+    while (bytes[next] !== 0x65 /* e */) next = skipValue(bytes, next);
+    return next + 1;
+  }
+  const colon = bytes.indexOf(0x3a /* : */, at);
+  return colon + 1 + Number(Buffer.from(bytes.subarray(at, colon)).toString("latin1"));
 }
 
 /** Accepts an info hash as 40 hex digits (any case); returns it uppercase or undefined. */

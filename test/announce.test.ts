@@ -125,17 +125,41 @@ describe("announce and scrape over HTTP", () => {
     const leecher = peer("10.5.0.3");
     await announce(tracker, a, leecher);
     await announce(tracker, a, leecher, { left: 0, event: "completed" });
-    const one = decode((await httpRequest(`${tracker.url}/scrape?info_hash=${escape(a)}`)).body);
-    const files = one.files as Record<string, Record<string, number>>;
-    const entry = files[Buffer.from(a).toString("latin1")] ?? Object.values(files)[0];
-    assert.equal(Object.keys(files).length, 1);
-    assert.deepEqual(entry, { complete: 2, downloaded: 1, incomplete: 1 });
+    const oneBody = Buffer.from((await httpRequest(`${tracker.url}/scrape?info_hash=${escape(a)}`)).body);
+    // The files dict is keyed by the raw 20 bytes (a decoder would turn them into text).
+    const entryBytes = "d8:completei2e10:downloadedi1e10:incompletei1ee";
+    assert.deepEqual(oneBody, Buffer.concat([Buffer.from("d5:filesd20:"), a, Buffer.from(`${entryBytes}ee`)]));
     const both = decode(
       (await httpRequest(`${tracker.url}/scrape/?info_hash=${escape(a)}&info_hash=${escape(b)}`)).body,
     );
     assert.equal(Object.keys(both.files as object).length, 2);
     const all = decode((await httpRequest(`${tracker.url}/scrape`)).body);
     assert.ok(Object.keys(all.files as object).length >= 2);
+  });
+
+  it("accepts event=paused (BEP 21) as an ordinary announce", async () => {
+    const infoHash = randomInfoHash();
+    await register(infoHash);
+    const first = peer("10.9.0.1");
+    await announce(tracker, infoHash, first);
+    const reply = await announce(tracker, infoHash, peer("10.9.0.2"), { event: "paused" });
+    assert.equal(reply["failure reason"], undefined);
+    assert.deepEqual(peersOf(reply), [addressOf(first)]);
+    assert.equal(reply.incomplete, 2);
+  });
+
+  it("refuses a full scrape when FULL_SCRAPE is off, and still scrapes named transfers", async () => {
+    const strict = await startTestTracker(redis, { FULL_SCRAPE: "false" });
+    try {
+      const all = decode((await httpRequest(`${strict.url}/scrape`)).body);
+      assert.match(text(all["failure reason"]), /full scrape is disabled/);
+      const infoHash = randomInfoHash();
+      await register(infoHash);
+      const named = decode((await httpRequest(`${strict.url}/scrape?info_hash=${escape(infoHash)}`)).body);
+      assert.equal(Object.keys(named.files as object).length, 1);
+    } finally {
+      await strict.close();
+    }
   });
 
   it("answers on /announce/ too, and 404 on other routes", async () => {

@@ -164,6 +164,32 @@ describe("two-tier swarms", () => {
     assert.equal(info.leechers, "8");
   });
 
+  it("counts a first announce that is the completion as a completion, not as an origin", async () => {
+    const { infoHash } = await swarm();
+    const late = peer("10.10.3.7");
+    await announce(tracker, infoHash, late, { left: 0, event: "completed" });
+    const hex = hexOf(infoHash);
+    assert.equal(await redis.client.zCard(`{${hex}}:O`), 1, "only the build server is an origin");
+    const info = await redis.client.hGetAll(`{${hex}}:info`);
+    assert.equal(info.completed, "1");
+    assert.ok(Number(info.first_completed) > 0);
+    const record = String(await admin.hGet(`{${hex}}:peers`, compactOf(late)));
+    assert.match(record, /^rackC S completed /);
+  });
+
+  it("keeps an origin reachable from every rack when its own rack's slots are full", async () => {
+    const infoHash = randomInfoHash();
+    await register(infoHash);
+    const a = [1, 2, 3].map((i) => peer(`10.10.1.${i}`));
+    for (const p of a) await announce(tracker, infoHash, p);
+    const originInA = peer("10.10.1.50");
+    await announce(tracker, infoHash, originInA, { left: 0 });
+    const b1 = peer("10.10.2.1");
+    const reply = await announce(tracker, infoHash, b1, { numwant: 50 });
+    assert.ok(peersOf(reply).includes(addressOf(originInA)), "rack B's representative reaches the origin");
+    assert.ok(!peersOf(reply).includes(addressOf(a[2]!)), "but not rack A's members");
+  });
+
   it("samples randomly when the pool is larger than numwant", async () => {
     const infoHash = randomInfoHash();
     await register(infoHash);
@@ -236,6 +262,48 @@ describe("expiry", () => {
     assert.equal(info.leechers, "0");
     const left = await redis.client.keys(`{${hex}}:*`);
     assert.deepEqual(left.sort(), [`{${hex}}:info`], "every per-rack key is gone");
+  });
+});
+
+describe("expiry inside the announce, with no sweep to help", () => {
+  let redis: TestRedis;
+  let admin: TrackerRedis;
+  let tracker: TestTracker;
+
+  before(async () => {
+    redis = await startTestRedis();
+    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
+    tracker = await startTestTracker(redis, { ACTIVE_INTERVAL: "1", PEER_TTL: "2", SWEEP_INTERVAL: "86400" });
+  });
+  after(async () => {
+    await tracker.close();
+    await admin.close();
+    await redis.close();
+  });
+
+  it("never returns a dead peer nor lets a dead representative hold its slot, however many are dead", async () => {
+    const infoHash = randomInfoHash();
+    const hex = hexOf(infoHash);
+    await activateTransfer(admin as unknown as TransferStore, hex);
+    // 40 dead clients in rack 10.22.1 (two of them its representatives), more than one
+    // announce prunes; a dead representative and a dead origin elsewhere.
+    const dead = Array.from({ length: 40 }, (_, i) => peer(`10.22.1.${i + 1}`));
+    for (const p of dead) await announce(tracker, infoHash, p);
+    await announce(tracker, infoHash, peer("10.22.2.1"));
+    await announce(tracker, infoHash, peer("10.22.9.1"), { left: 0 });
+    assert.equal(await redis.client.zCard(`{${hex}}:rack:10.22.1.0/24:R`), 2);
+    await sleep(3100);
+
+    const outsider = peer("10.22.3.1");
+    await announce(tracker, infoHash, outsider);
+    const [n1, n2, n3] = [101, 102, 103].map((i) => peer(`10.22.1.${i}`));
+    const electing = await announce(tracker, infoHash, n1!, { numwant: 50 });
+    assert.deepEqual(peersOf(electing), [addressOf(outsider)], "elected at once, and given only live outside peers");
+    assert.ok(await admin.zScore(`{${hex}}:rack:10.22.1.0/24:R`, compactOf(n1!)));
+    await announce(tracker, infoHash, n2!);
+    const member = await announce(tracker, infoHash, n3!, { numwant: 50 });
+    assert.deepEqual(peersOf(member).sort(), set([n1!, n2!]), "a member gets only live rack mates");
+    assert.equal(await admin.zScore(`{${hex}}:rack:10.22.1.0/24:R`, compactOf(n3!)), null);
   });
 });
 

@@ -1,5 +1,6 @@
 -- Removes up to `limit` members of a last-seen sorted set not seen since `cutoff`
 -- (seconds), together with their records. Returns how many it removed.
+-- Needs: peersKey, removePeer.
 local function prune(key, cutoff, limit)
   local stale = redis.call('ZRANGEBYSCORE', key, '-inf', cutoff, 'LIMIT', 0, limit)
   for _, address in ipairs(stale) do

@@ -1,0 +1,25 @@
+-- Decides how many members to take from each of several pools by simulating `want` draws
+-- from their concatenation, so every eligible member of the union is equally likely.
+-- sizes[i] is the number of eligible members of pool i.
+local function splitDraws(sizes, want)
+  local counts, remaining, total = {}, {}, 0
+  for i, size in ipairs(sizes) do
+    counts[i] = 0
+    remaining[i] = size
+    total = total + size
+  end
+  if want > total then want = total end
+  for _ = 1, want do
+    local r = math.random(total)
+    for i = 1, #remaining do
+      if r <= remaining[i] then
+        counts[i] = counts[i] + 1
+        remaining[i] = remaining[i] - 1
+        break
+      end
+      r = r - remaining[i]
+    end
+    total = total - 1
+  end
+  return counts
+end
