@@ -1,0 +1,182 @@
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createClient } from "redis";
+import {
+  BENCH_DIST,
+  freePort,
+  ratio,
+  scratchDir,
+  startRedis,
+  startServer,
+  startTracker,
+  type BenchContext,
+  type Started,
+  type Table,
+  type Workload,
+} from "./bench.js";
+import { combine, mixInfoHash, rateOf, runWrk, type Mix, type WrkResult } from "./wrk.js";
+
+const MIX: Mix = { transfers: 10, hosts: 4000, racks: 100 };
+const CONNECTIONS = 32;
+
+/** A server under test: started on demand, reached at one or more URLs. */
+interface Target {
+  readonly name: string;
+  start(): Promise<{ urls: string[]; stop(): Promise<void>; redisUsecPerCall?: () => Promise<number> }>;
+}
+
+const ms = (us: number) => (us / 1000).toFixed(2);
+
+/**
+ * Workload 1: announce throughput and latency of p2ptracker (1 and 2 replicas), opentracker,
+ * bittorrent-tracker and a bare node:http floor, each under the same wrk announce mix, with a
+ * new connection per announce and with keep-alive.
+ */
+export const throughput: Workload = {
+  name: "throughput",
+  description: "announce rate and latency, side by side with opentracker, bittorrent-tracker and bare node:http",
+  async run(context: BenchContext): Promise<Table[]> {
+    const seconds = context.quick ? 2 : 15;
+    const warmup = context.quick ? 1 : 3;
+    const redis = await startRedis(context);
+    const admin = createClient({ url: `redis://127.0.0.1:${redis.port}` });
+    await admin.connect();
+    const redisUsecPerCall = async () => {
+      const stats = await admin.info("commandstats");
+      const line = stats.split("\n").find((l) => l.startsWith("cmdstat_evalsha:"));
+      return Number(/usec_per_call=([\d.]+)/.exec(line ?? "")?.[1] ?? 0);
+    };
+    const p2ptracker = (replicas: number): Target => ({
+      name: replicas === 1 ? "p2ptracker" : `p2ptracker ×${replicas}`,
+      async start() {
+        await admin.flushAll();
+        const url = `redis://127.0.0.1:${redis.port}`;
+        const trackers: Started[] = [];
+        for (let i = 0; i < replicas; i++) {
+          trackers.push(await startTracker(url, { PROXYPASS: "true", AUTO_ACTIVATE: "true", SWEEP_INTERVAL: "60" }));
+        }
+        return {
+          urls: trackers.map((t) => `http://127.0.0.1:${(t as Started & { port: number }).port}/announce`),
+          stop: async () => void (await Promise.all(trackers.map((t) => t.stop()))),
+          redisUsecPerCall,
+        };
+      },
+    });
+    // opentracker drops root before it reads its whitelist: the file must be world-readable.
+    const whitelistDir = scratchDir(context, "opentracker");
+    chmodSync(whitelistDir, 0o755);
+    chmodSync(context.workDir, 0o755);
+    const whitelist = join(whitelistDir, "whitelist.txt");
+    const hashes = Array.from({ length: MIX.transfers }, (_, t) => mixInfoHash(t).toString("hex"));
+    writeFileSync(whitelist, `${hashes.join("\n")}\n`, { mode: 0o644 });
+    const simple = (name: string, command: (port: number) => [string, string[]]): Target => ({
+      name,
+      async start() {
+        const port = await freePort();
+        const [bin, args] = command(port);
+        const server = await startServer(name, bin, args, port);
+        return { urls: [`http://127.0.0.1:${port}/announce`], stop: () => server.stop() };
+      },
+    });
+    const targets: Target[] = [
+      p2ptracker(1),
+      p2ptracker(2),
+      // Debian builds opentracker with a whitelist; it chroots to -d and drops root to -u.
+      simple("opentracker", (port) => [
+        "opentracker",
+        ["-i", "127.0.0.1", "-p", String(port), "-P", String(port), "-w", whitelist, "-d", "/", "-u", "nobody"],
+      ]),
+      simple("bittorrent-tracker", (port) => [
+        process.execPath,
+        [join(BENCH_DIST, "servers/bittorrentTracker.js"), String(port)],
+      ]),
+      simple("bare node:http", (port) => [process.execPath, [join(BENCH_DIST, "servers/bareNode.js"), String(port)]]),
+    ];
+
+    const results = new Map<string, { result: WrkResult; redisUs?: number }>();
+    const measure = async (target: Target, keepalive: boolean) => {
+      const mode = keepalive ? "keep-alive" : "conn/request";
+      context.progress(`throughput: ${target.name}, ${mode}`);
+      const running = await target.start();
+      try {
+        const share = Math.max(1, Math.floor(CONNECTIONS / running.urls.length));
+        const runAll = (secs: number, rate?: number) =>
+          Promise.all(
+            running.urls.map((url) =>
+              runWrk({
+                url,
+                mix: MIX,
+                keepalive,
+                connections: share,
+                seconds: secs,
+                ...(rate ? { rate: rate / running.urls.length } : {}),
+              }),
+            ),
+          ).then((rs) => rs.reduce(combine));
+        await runAll(warmup);
+        if (running.redisUsecPerCall) await admin.configResetStat();
+        const result = await runAll(seconds);
+        const redisUs = running.redisUsecPerCall ? await running.redisUsecPerCall() : undefined;
+        results.set(`${target.name}|${mode}`, redisUs === undefined ? { result } : { result, redisUs });
+        if (target.name === "p2ptracker" && keepalive) {
+          const half = rateOf(result) / 2;
+          context.progress(`throughput: ${target.name}, ${mode} at 50% of peak (${half.toFixed(0)}/s)`);
+          results.set(`${target.name} @50% peak|${mode}`, { result: await runAll(seconds, half) });
+        }
+      } finally {
+        await running.stop();
+      }
+    };
+    try {
+      for (const keepalive of [false, true]) for (const target of targets) await measure(target, keepalive);
+    } finally {
+      await admin.quit();
+      await redis.stop();
+    }
+
+    const rows: Array<Array<string | number>> = [];
+    for (const [key, { result, redisUs }] of results) {
+      const [name, mode] = key.split("|") as [string, string];
+      const own = results.get(`p2ptracker|${mode}`)!.result;
+      rows.push([
+        name,
+        mode,
+        rateOf(result).toFixed(0),
+        ms(result.p50Us),
+        ms(result.p99Us),
+        ms(result.p999Us),
+        result.errors + result.failures,
+        redisUs === undefined ? "-" : redisUs.toFixed(1),
+        name.startsWith("p2ptracker") ? "-" : ratio(rateOf(own), rateOf(result)),
+      ]);
+    }
+    const r = (name: string, mode: string) => rateOf(results.get(`${name}|${mode}`)!.result);
+    let errors = 0;
+    for (const [key, { result }] of results)
+      if (key.startsWith("p2ptracker")) errors += result.errors + result.failures;
+    const notes = [
+      `${MIX.transfers} transfers, ${MIX.hosts} hosts in ${MIX.racks} racks (X-Forwarded-For through a trusted proxy), numwant 50, binary info_hash/peer_id; wrk -t1 -c${CONNECTIONS}, ${seconds} s per row after ${warmup} s warm-up.`,
+      `targets (1 replica): conn/request ≥ 0.5× opentracker: ${ratio(r("p2ptracker", "conn/request"), r("opentracker", "conn/request"))}; keep-alive ≥ 0.4× bare node: ${ratio(r("p2ptracker", "keep-alive"), r("bare node:http", "keep-alive"))}; ≥ 1.0× bittorrent-tracker: ${ratio(r("p2ptracker", "conn/request"), r("bittorrent-tracker", "conn/request"))} / ${ratio(r("p2ptracker", "keep-alive"), r("bittorrent-tracker", "keep-alive"))}.`,
+      "redis µs/announce: INFO commandstats usec_per_call of EVALSHA (the announce script) over the measured run.",
+    ];
+    return [
+      {
+        title: "Announce throughput and latency",
+        columns: [
+          "tracker",
+          "mode",
+          "announces/s",
+          "p50 ms",
+          "p99 ms",
+          "p99.9 ms",
+          "errors",
+          "redis µs/announce",
+          "p2ptracker / this",
+        ],
+        rows,
+        notes,
+        ...(errors > 0 ? { failed: `${errors} errors or failure replies from p2ptracker` } : {}),
+      },
+    ];
+  },
+};
