@@ -140,9 +140,14 @@ local leechersKey = rackKey(rack, 'L')
 local seedersKey = rackKey(rack, 'S')
 local rackRepsKey = rackKey(rack, 'R')
 
--- Prune what this announce counts or draws from, before touching it.
-prune(leechersKey, cutoff, pruneLimit)
-prune(seedersKey, cutoff, pruneLimit)
+-- Prune what this announce counts or draws from, before touching it. A set whose prune
+-- stopped short of the limit holds no dead member: its draws need no liveness check.
+local clean = {}
+local function pruneAll(key)
+  clean[key] = prune(key, cutoff, pruneLimit) < pruneLimit
+end
+pruneAll(leechersKey)
+pruneAll(seedersKey)
 
 -- Counters follow the record: a new record adds one, a change of side moves one.
 local stateChanged = record and previousState ~= state
@@ -180,8 +185,8 @@ if state == 'O' then
   role = 'origin'
   redis.call('ZADD', originsKey, now, address)
 elseif rackAware then
-  -- Only live representatives hold a slot, however many stale ones the bounded prune left.
-  prune(rackRepsKey, cutoff, pruneLimit)
+  -- Only live representatives hold a slot: dead ones are not counted (the rack's L/S
+  -- prunes and the sweep remove them from R too).
   local isRep = redis.call('ZSCORE', rackRepsKey, address) ~= false
   if not isRep and redis.call('ZCOUNT', rackRepsKey, '(' .. cutoff, '+inf') < maxRepr then
     isRep = true
@@ -200,21 +205,23 @@ end
 local selected = {}
 local exclude = { [address] = true }
 if role ~= 'member' then
-  prune(repsLeechingKey, cutoff, pruneLimit)
-  prune(repsSeedingKey, cutoff, pruneLimit)
-  prune(originsKey, cutoff, pruneLimit)
+  pruneAll(repsLeechingKey)
+  pruneAll(repsSeedingKey)
+  pruneAll(originsKey)
   -- Own-rack representatives are rack mates, not outside peers.
   local rackReps = redis.call('ZRANGE', rackRepsKey, 0, -1)
   for _, mate in ipairs(rackReps) do exclude[mate] = true end
   local outside = seeding and { repsLeechingKey } or { repsLeechingKey, repsSeedingKey, originsKey }
-  sampleUnion(selected, outside, numwant, exclude, cutoff)
+  sampleUnion(selected, outside, numwant, exclude, cutoff, clean, nil)
   -- Own-rack representatives were held back from the outside draw; they may fill below.
   for _, mate in ipairs(rackReps) do
     if mate ~= address then exclude[mate] = nil end
   end
 end
+-- Of the excluded, only the client itself is in its rack's sets (outside picks are not).
 local mates = seeding and { leechersKey } or { leechersKey, seedersKey }
-sampleUnion(selected, mates, numwant - #selected, exclude, cutoff)
+local selfHeld = { [seeding and seedersKey or leechersKey] = 1 }
+sampleUnion(selected, mates, numwant - #selected, exclude, cutoff, clean, selfHeld)
 
 local peers4, peers6, peerIds = {}, {}, {}
 for _, peer in ipairs(selected) do

@@ -14,6 +14,8 @@ for (let i = 0; i < 6; i++) {
   HEX[97 + i] = 10 + i;
 }
 
+const utf8 = new TextDecoder();
+
 /** Splits a raw query string (without "?") into names and percent-decoded byte values. */
 export function decodeQuery(raw: string): RawQuery {
   if (raw.length > QUERY_LIMITS.maxLength) throw new QueryError("query string too long");
@@ -24,7 +26,8 @@ export function decodeQuery(raw: string): RawQuery {
   for (const pair of pairs) {
     if (pair === "") continue;
     const eq = pair.indexOf("=");
-    const name = new TextDecoder().decode(percentDecode(eq < 0 ? pair : pair.slice(0, eq)));
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    const name = /^[\w.-]*$/.test(rawName) ? rawName : utf8.decode(percentDecode(rawName));
     const value = percentDecode(eq < 0 ? "" : pair.slice(eq + 1));
     const values = params.get(name);
     if (values) values.push(value);

@@ -11,6 +11,8 @@ export interface RedisOptions {
    * first attempt must succeed). Once connected, the client reconnects for as long as it lives.
    */
   readonly firstConnectMs?: number;
+  /** False when the caller puts its own deadline on every call (default true). */
+  readonly perCommandTimeout?: boolean;
 }
 
 /** A connected client whose string replies come back as Buffers (peer lists are raw bytes). */
@@ -29,7 +31,9 @@ export async function connectRedis(options: RedisOptions) {
     url: options.url,
     scripts: SCRIPTS,
     disableOfflineQueue: true,
-    commandOptions: { timeout: options.commandTimeoutMs },
+    // The tracker bounds its calls itself (deadline.ts): a per-command AbortSignal costs
+    // more than the rest of the client's work on an announce.
+    commandOptions: { timeout: options.perCommandTimeout === false ? 0 : options.commandTimeoutMs },
     socket: {
       connectTimeout: options.commandTimeoutMs,
       reconnectStrategy: (retries: number, cause: Error) => {

@@ -61,6 +61,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       url: redisUrl(config),
       commandTimeoutMs: config.REDIS_TIMEOUT_MS,
       firstConnectMs: FIRST_CONNECT_MS,
+      perCommandTimeout: false,
     });
     cleanups.push(() => redis.close().catch(() => undefined));
     await loadScripts(redis);

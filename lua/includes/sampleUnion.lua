@@ -1,17 +1,25 @@
 -- Samples up to `want` members from the union of the sorted sets `keys` (pairwise
 -- disjoint, scored by last seen), skipping members of the set `exclude` and members last
 -- seen at or before `cutoff`, and adds the chosen ones to `exclude`. Each pool's share is
--- sized on its eligible members only, so neither excluded nor stale members (the prune is
--- bounded per call) cost the union a slot or reach a client.
+-- sized on its eligible members only, so neither excluded nor dead members cost the union
+-- a slot or reach a client.
+-- clean[key]: the set is known to hold no dead member (its prune stopped short).
+-- knownHeld: key -> how many excluded members the set holds, when the caller knows;
+-- nil to count them (ZMSCORE).
 -- Needs: splitDraws, drawInto.
-local function sampleUnion(out, keys, want, exclude, cutoff)
+local function sampleUnion(out, keys, want, exclude, cutoff, clean, knownHeld)
   if want <= 0 then return end
-  local excludeList = {}
-  for member in pairs(exclude) do excludeList[#excludeList + 1] = member end
+  local excludeList
   local sizes, held = {}, {}
   for i, key in ipairs(keys) do
-    held[i] = redis.call('ZCOUNT', key, '-inf', cutoff)
-    if #excludeList > 0 then
+    held[i] = clean[key] and 0 or redis.call('ZCOUNT', key, '-inf', cutoff)
+    if knownHeld then
+      held[i] = held[i] + (knownHeld[key] or 0)
+    else
+      if not excludeList then
+        excludeList = {}
+        for member in pairs(exclude) do excludeList[#excludeList + 1] = member end
+      end
       for _, score in ipairs(redis.call('ZMSCORE', key, unpack(excludeList))) do
         if score and tonumber(score) > cutoff then held[i] = held[i] + 1 end
       end
@@ -20,6 +28,6 @@ local function sampleUnion(out, keys, want, exclude, cutoff)
   end
   local counts = splitDraws(sizes, want)
   for i, key in ipairs(keys) do
-    drawInto(out, key, counts[i], held[i], exclude, cutoff)
+    drawInto(out, key, counts[i], held[i], exclude, not clean[key] and cutoff or nil)
   end
 end
