@@ -26,6 +26,8 @@ export interface Table {
 export interface Workload {
   readonly name: string;
   readonly description: string;
+  /** Left out of full and --quick runs: runs only when named with --only (it needs root, say). */
+  readonly explicitOnly?: boolean;
   run(context: BenchContext): Promise<Table[]>;
 }
 

@@ -3,10 +3,13 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_SOURCE, type BenchContext, type Table, type Workload } from "./bench.js";
 import { renderMarkdown, renderText } from "./tables.js";
+import { memory } from "./memory.js";
+import { swarmSize } from "./swarmSize.js";
 import { throughput } from "./throughput.js";
+import { btlab } from "./btlab.js";
 
 /** Every workload, in the order a full run takes them. */
-const WORKLOADS: Workload[] = [throughput];
+const WORKLOADS: Workload[] = [throughput, swarmSize, memory, btlab];
 
 const USAGE = `usage: scripts/bench [--quick] [--only NAME]
 workloads: ${WORKLOADS.map((w) => `\n  ${w.name.padEnd(12)} ${w.description}`).join("")}`;
@@ -31,7 +34,7 @@ async function main(): Promise<number> {
   const started = new Date();
   const tables: Table[] = [];
   try {
-    for (const workload of WORKLOADS.filter((w) => only === undefined || w.name === only)) {
+    for (const workload of WORKLOADS.filter((w) => (only === undefined ? !w.explicitOnly : w.name === only))) {
       context.progress(`${workload.name}: ${workload.description}`);
       for (const table of await workload.run(context)) {
         tables.push(table);

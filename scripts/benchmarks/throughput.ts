@@ -14,10 +14,14 @@ import {
   type Table,
   type Workload,
 } from "./bench.js";
-import { combine, mixInfoHash, rateOf, runWrk, type Mix, type WrkResult } from "./wrk.js";
+import { InvariantChecker, type InvariantCounts } from "./invariants.js";
+import { calibratedRate, combine, mixInfoHash, rateOf, runWrk, type Mix, type WrkResult } from "./wrk.js";
 
 const MIX: Mix = { transfers: 10, hosts: 4000, racks: 100 };
 const CONNECTIONS = 32;
+/** The tracker's defaults, which the bench runs with. */
+const MAX_REPR_RACK = 2;
+const PEER_TTL = 90;
 
 /** A server under test: started on demand, reached at one or more URLs. */
 interface Target {
@@ -94,6 +98,10 @@ export const throughput: Workload = {
     ];
 
     const results = new Map<string, { result: WrkResult; redisUs?: number }>();
+    const invariants = new Map<string, InvariantCounts>();
+    const watched = Array.from({ length: MIX.transfers }, (_, t) => t);
+    const newChecker = (url: string) =>
+      new InvariantChecker(url, `redis://127.0.0.1:${redis.port}`, MAX_REPR_RACK, PEER_TTL, watched);
     const measure = async (target: Target, keepalive: boolean) => {
       const mode = keepalive ? "keep-alive" : "conn/request";
       context.progress(`throughput: ${target.name}, ${mode}`);
@@ -121,7 +129,17 @@ export const throughput: Workload = {
         if (target.name === "p2ptracker" && keepalive) {
           const half = rateOf(result) / 2;
           context.progress(`throughput: ${target.name}, ${mode} at 50% of peak (${half.toFixed(0)}/s)`);
-          results.set(`${target.name} @50% peak|${mode}`, { result: await runAll(seconds, half) });
+          const probe = await runAll(warmup + 1, half);
+          const ask = calibratedRate(CONNECTIONS, half, rateOf(probe));
+          results.set(`${target.name} @50% peak|${mode}`, { result: await runAll(seconds, ask) });
+        }
+        if (running.redisUsecPerCall && keepalive) {
+          // Workload 4: its own run under full load, so the checker's work does not skew the rows above.
+          context.progress(`throughput: ${target.name}, ${mode}, checking the two-tier invariants`);
+          const checker = newChecker(running.urls[0]!);
+          await checker.start();
+          await runAll(seconds);
+          invariants.set(target.name, await checker.stop());
         }
       } finally {
         await running.stop();
@@ -159,6 +177,33 @@ export const throughput: Workload = {
       `targets (1 replica): conn/request ≥ 0.5× opentracker: ${ratio(r("p2ptracker", "conn/request"), r("opentracker", "conn/request"))}; keep-alive ≥ 0.4× bare node: ${ratio(r("p2ptracker", "keep-alive"), r("bare node:http", "keep-alive"))}; ≥ 1.0× bittorrent-tracker: ${ratio(r("p2ptracker", "conn/request"), r("bittorrent-tracker", "conn/request"))} / ${ratio(r("p2ptracker", "keep-alive"), r("bittorrent-tracker", "keep-alive"))}.`,
       "redis µs/announce: INFO commandstats usec_per_call of EVALSHA (the announce script) over the measured run.",
     ];
+    const violations = [...invariants.values()].reduce(
+      (n, c) => n + c.crossRackToMember + c.seederGotSeeder + c.racksOverMaxRepr,
+      0,
+    );
+    const invariantTable: Table = {
+      title: "Two-tier invariants under load",
+      columns: [
+        "tracker",
+        "checked announces",
+        "non-representative given another rack's peer",
+        "seeder given a seeder",
+        "Redis samples",
+        `rack with > ${MAX_REPR_RACK} live representatives`,
+      ],
+      rows: [...invariants].map(([name, c]) => [
+        name,
+        c.announces,
+        c.crossRackToMember,
+        c.seederGotSeeder,
+        c.samples,
+        c.racksOverMaxRepr,
+      ]),
+      notes: [
+        "In a run of its own under the full keep-alive mix, a checker drives 240 hosts of its own (10 racks, 2 transfers) through the same cycle and checks every reply; Redis is sampled every 250 ms over all racks of its and the mix's transfers. Target: 0 of each.",
+      ],
+      ...(violations > 0 ? { failed: `${violations} two-tier invariant violations` } : {}),
+    };
     return [
       {
         title: "Announce throughput and latency",
@@ -177,6 +222,7 @@ export const throughput: Workload = {
         notes,
         ...(errors > 0 ? { failed: `${errors} errors or failure replies from p2ptracker` } : {}),
       },
+      invariantTable,
     ];
   },
 };

@@ -84,6 +84,17 @@ export function runWrk(run: WrkRun): Promise<WrkResult> {
 /** Requests per second of a run. */
 export const rateOf = (r: WrkResult) => r.requests / (r.durationUs / 1e6);
 
+/**
+ * The rate to ask wrk for so that it lands on `target`: wrk pauses before each request of a
+ * connection and ignores the reply time, which a probe asked for `target` has measured.
+ * Undefined: the target needs no pause at all (full speed).
+ */
+export function calibratedRate(connections: number, target: number, probeRate: number): number | undefined {
+  const beyondPause = Math.max(0, connections / probeRate - connections / target);
+  const period = connections / target - beyondPause;
+  return period > 0 ? connections / period : undefined;
+}
+
 /** Two runs side by side (two replicas) as one: summed rate, the worse percentiles. */
 export function combine(a: WrkResult, b: WrkResult): WrkResult {
   return {
