@@ -12,7 +12,7 @@ KEYS[6] originsKey       {H}:O      zset: origin seeders (complete at their firs
 ARGV[1]  rackPrefix    '{H}:rack:'; rack keys are <rackPrefix><rack>:L|S|R (same slot as KEYS)
 ARGV[2]  address       compact address: 4-byte IPv4 or 16-byte IPv6, then 2-byte port, network order
 ARGV[3]  rack          the client's resolved location ('*' for every client in flat mode)
-ARGV[4]  peerIdHex     the client's peer_id, 40 hex digits
+ARGV[4]  peerId        the client's peer_id, 20 raw bytes
 ARGV[5]  keyHex        the client's key as hex, '-' when absent
 ARGV[6]  event         '' | started | completed | stopped | paused
 ARGV[7]  left          bytes left, decimal (0 = seeder)
@@ -32,7 +32,7 @@ Output: { status, seeders, leechers, peers4, peers6, role, activated, peerIds }
   peers4     concatenated 6-byte compact IPv4 peers; peers6 the same with 18-byte entries
   role       'rep' | 'origin' | 'member' ('' when nothing was stored or it stopped)
   activated  1 when this call activated the transfer (AUTO_ACTIVATE)
-  peerIds    { address, peerIdHex, ... } for the selected peers when withPeerIds, else {}
+  peerIds    { address, peerId (20 raw bytes), ... } for the selected peers when withPeerIds, else {}
 
 Rack keys: {H}:rack:<rack>:L leechers, :S seeders, :R representatives; zsets by last seen (s).
 
@@ -60,7 +60,7 @@ local originsKey = KEYS[6]
 local rackPrefix = ARGV[1]
 local address = ARGV[2]
 local resolvedRack = ARGV[3]
-local peerIdHex = ARGV[4]
+local peerId = ARGV[4]
 local clientKey = ARGV[5]
 local event = ARGV[6]
 local left = ARGV[7]
@@ -171,12 +171,15 @@ end
 
 redis.call('ZADD', seeding and seedersKey or leechersKey, now, address)
 if not record then redis.call('SADD', racksKey, rack) end
-local eventTime = now
+-- The last event and its time carry over periodic announces (no event).
+local EVENT_LETTERS = { [''] = '-', started = 's', completed = 'c', paused = 'p' }
+local eventLetter, eventTime = EVENT_LETTERS[event], now
 if event == '' and record then
-  event, eventTime = string.match(record, '^%S+ %u (%S+) (%S+)')
+  local letter, time = string.match(record, '^%S+ %u(%S) (%d+)')
+  eventLetter, eventTime = letter or '-', time or now
 end
 redis.call('HSET', peersKey, address, table.concat({
-  rack, state, event == '' and '-' or event, eventTime, left, uploaded, downloaded, peerIdHex, clientKey
+  rack, state .. eventLetter, eventTime, left, uploaded, downloaded, clientKey, peerId
 }, ' '))
 
 -- Election: origins serve everyone through the O set and never take a rack's slot.
@@ -231,7 +234,7 @@ if withPeerIds and #selected > 0 then
   local records = redis.call('HMGET', peersKey, unpack(selected))
   for i, peer in ipairs(selected) do
     peerIds[#peerIds + 1] = peer
-    peerIds[#peerIds + 1] = string.match(records[i] or '', '^%S+ %u %S+ %S+ %S+ %S+ %S+ (%x+)') or ''
+    peerIds[#peerIds + 1] = records[i] and string.sub(records[i], -20) or ''
   end
 end
 

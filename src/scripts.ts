@@ -40,7 +40,8 @@ export interface ScriptRunner {
 export interface AnnounceRequest {
   readonly address: Uint8Array;
   readonly rack: string;
-  readonly peerIdHex: string;
+  /** The client's 20-byte peer_id, raw. */
+  readonly peerId: Uint8Array;
   readonly keyHex: string | undefined;
   readonly event: "" | "started" | "completed" | "stopped" | "paused";
   readonly left: bigint;
@@ -70,7 +71,7 @@ export interface AnnounceResult {
   readonly peers6: Uint8Array;
   readonly role: Role;
   readonly activated: boolean;
-  readonly peerIds: ReadonlyArray<{ address: Uint8Array; peerIdHex: string }>;
+  readonly peerIds: ReadonlyArray<{ address: Uint8Array; peerId: Uint8Array }>;
 }
 
 const bit = (flag: boolean) => (flag ? "1" : "0");
@@ -87,7 +88,7 @@ export async function runAnnounce(
     keys.rackPrefix,
     Buffer.from(request.address.buffer, request.address.byteOffset, request.address.byteLength),
     request.rack,
-    request.peerIdHex,
+    Buffer.from(request.peerId.buffer, request.peerId.byteOffset, request.peerId.byteLength),
     request.keyHex ?? "-",
     request.event,
     request.left.toString(),
@@ -103,10 +104,8 @@ export async function runAnnounce(
     String(policy.pruneLimit),
   ])) as [number, number, number, Buffer, Buffer, Buffer, number, Buffer[]];
   const [status, seeders, leechers, peers4, peers6, role, activated, ids] = reply;
-  const peerIds: Array<{ address: Uint8Array; peerIdHex: string }> = [];
-  for (let i = 0; i + 1 < ids.length; i += 2) {
-    peerIds.push({ address: ids[i]!, peerIdHex: ids[i + 1]!.toString("latin1") });
-  }
+  const peerIds: Array<{ address: Uint8Array; peerId: Uint8Array }> = [];
+  for (let i = 0; i + 1 < ids.length; i += 2) peerIds.push({ address: ids[i]!, peerId: ids[i + 1]! });
   return {
     active: status === 1,
     seeders,

@@ -69,7 +69,7 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
       {
         address: compactAddress(ip, params.port),
         rack,
-        peerIdHex: hex(params.peerId),
+        peerId: params.peerId,
         keyHex: params.keyHex,
         event: params.event,
         left: params.left,
@@ -138,7 +138,7 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
 
 /** The selected peers as non-compact entries (BEP 3 dictionary model). */
 function peerList(result: AnnounceResult, withPeerIds: boolean): PeerEntry[] {
-  const ids = new Map(result.peerIds.map((p) => [hex(p.address), p.peerIdHex]));
+  const ids = new Map(result.peerIds.map((p) => [hex(p.address), p.peerId]));
   const entries: PeerEntry[] = [];
   for (const [packed, size] of [
     [result.peers4, 6],
@@ -147,8 +147,8 @@ function peerList(result: AnnounceResult, withPeerIds: boolean): PeerEntry[] {
     for (let i = 0; i + size <= packed.length; i += size) {
       const compact = packed.subarray(i, i + size);
       const { ip, port } = splitCompact(compact);
-      const idHex = withPeerIds ? ids.get(hex(compact)) : undefined;
-      entries.push({ ip: formatIp(ip), port, peerId: idHex ? Buffer.from(idHex, "hex") : undefined });
+      const id = withPeerIds ? ids.get(hex(compact)) : undefined;
+      entries.push({ ip: formatIp(ip), port, peerId: id?.length === 20 ? id : undefined });
     }
   }
   return entries;

@@ -224,7 +224,7 @@ function request(ip: string, rack: string, left = 100n, port = 6881): AnnounceRe
   return {
     address,
     rack,
-    peerIdHex: "ab".repeat(20),
+    peerId: Buffer.alloc(20, 0xab),
     keyHex: undefined,
     event: "started",
     left,

@@ -159,7 +159,7 @@ export async function loadSwarm(
       {
         address: host.compact,
         rack: host.rack,
-        peerIdHex: host.peerId.toString("hex"),
+        peerId: host.peerId,
         keyHex: Buffer.from(host.keyText, "latin1").toString("hex"),
         event: isOrigin ? "started" : seeder ? "completed" : "started",
         left,
