@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { connect } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { log } from "./log.js";
+import { portAccepts } from "./ports.js";
 
 /** The redis.conf shipped at the top of the repository. */
 export const REDIS_CONF = fileURLToPath(
@@ -72,15 +72,4 @@ export async function startEmbeddedRedis(
       await exited;
     },
   };
-}
-
-function portAccepts(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect({ port, host: "127.0.0.1" });
-    socket.once("connect", () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once("error", () => done(false));
-  });
 }

@@ -10,6 +10,7 @@ import {
   peersOf,
   randomInfoHash,
   startTestTracker,
+  type TestPeer,
   type TestTracker,
 } from "./helpers/tracker.js";
 
@@ -27,6 +28,16 @@ describe("resilience", () => {
     await tracker.close();
     await redis.close();
   });
+
+  /** Announces every 100 ms for up to 10 s until the tracker serves it; the last reply. */
+  async function announceUntilServed(infoHash: Uint8Array, client: TestPeer): Promise<Record<string, unknown>> {
+    let reply: Record<string, unknown> = {};
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+      reply = await announce(tracker, infoHash, client);
+      if (reply["failure reason"] === undefined) break;
+    }
+    return reply;
+  }
 
   it("recovers from SCRIPT FLUSH (NOSCRIPT) transparently", async () => {
     const infoHash = randomInfoHash();
@@ -55,13 +66,7 @@ describe("resilience", () => {
     } finally {
       await redis.startServer();
     }
-    let reply: Record<string, unknown> = {};
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      reply = await announce(tracker, infoHash, peer("10.71.0.2"));
-      if (reply["failure reason"] === undefined) break;
-      await sleep(100);
-    }
+    const reply = await announceUntilServed(infoHash, peer("10.71.0.2"));
     assert.equal(reply["failure reason"], undefined, "announces work again once Redis is back");
   });
 
@@ -78,13 +83,7 @@ describe("resilience", () => {
     } finally {
       process.kill(redis.pid(), "SIGCONT");
     }
-    let reply: Record<string, unknown> = {};
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      reply = await announce(tracker, infoHash, peer("10.72.0.3"));
-      if (reply["failure reason"] === undefined) break;
-      await sleep(100);
-    }
+    const reply = await announceUntilServed(infoHash, peer("10.72.0.3"));
     assert.equal(reply["failure reason"], undefined);
   });
 });

@@ -2,10 +2,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { connectRedis, type TrackerRedis } from "../src/redis.js";
+import { describe, it } from "node:test";
 import { activateTransfer, type TransferStore } from "../src/transfers.js";
-import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import {
   addressOf,
   announce,
@@ -14,9 +12,8 @@ import {
   peer,
   peersOf,
   randomInfoHash,
-  startTestTracker,
+  trackerFixture,
   type TestPeer,
-  type TestTracker,
 } from "./helpers/tracker.js";
 
 const RACK_MAP = `# test racks
@@ -31,29 +28,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const set = (peers: TestPeer[]) => peers.map(addressOf).sort();
 
 describe("two-tier swarms", () => {
-  let redis: TestRedis;
-  let admin: TrackerRedis;
-  let tracker: TestTracker;
-  let rackMapPath: string;
+  const rackMapPath = join(mkdtempSync(join(tmpdir(), "p2ptracker-racks-")), "racks.txt");
+  writeFileSync(rackMapPath, RACK_MAP);
+  const f = trackerFixture({ RACK_MAP: rackMapPath });
   const register = async (infoHash: Uint8Array) =>
-    activateTransfer(admin as unknown as TransferStore, hexOf(infoHash), "t", "1");
+    activateTransfer(f.admin as unknown as TransferStore, hexOf(infoHash), "t", "1");
   const reps = async (infoHash: Uint8Array, rack: string) =>
-    (await redis.client.zRange(`{${hexOf(infoHash)}}:rack:${rack}:R`, 0, -1)).length;
+    (await f.redis.client.zRange(`{${hexOf(infoHash)}}:rack:${rack}:R`, 0, -1)).length;
   const isRep = async (infoHash: Uint8Array, rack: string, p: TestPeer) =>
-    (await admin.zScore(`{${hexOf(infoHash)}}:rack:${rack}:R`, compactOf(p))) !== null;
-
-  before(async () => {
-    redis = await startTestRedis();
-    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
-    rackMapPath = join(mkdtempSync(join(tmpdir(), "p2ptracker-racks-")), "racks.txt");
-    writeFileSync(rackMapPath, RACK_MAP);
-    tracker = await startTestTracker(redis, { RACK_MAP: rackMapPath });
-  });
-  after(async () => {
-    await tracker.close();
-    await admin.close();
-    await redis.close();
-  });
+    (await f.admin.zScore(`{${hexOf(infoHash)}}:rack:${rack}:R`, compactOf(p))) !== null;
 
   /** Rack A: a1, a2 (representatives), a3..a6; rack B: b1, b2 (representatives), b3; origin s. */
   async function swarm() {
@@ -62,8 +45,8 @@ describe("two-tier swarms", () => {
     const a = [1, 2, 3, 4, 5, 6].map((i) => peer(`10.10.1.${i}`));
     const b = [1, 2, 3].map((i) => peer(`10.10.2.${i}`));
     const s = peer("10.10.9.1");
-    await announce(tracker, infoHash, s, { left: 0, event: "started" });
-    for (const p of [...a, ...b]) await announce(tracker, infoHash, p, { event: "started" });
+    await announce(f.tracker, infoHash, s, { left: 0, event: "started" });
+    for (const p of [...a, ...b]) await announce(f.tracker, infoHash, p, { event: "started" });
     return { infoHash, a, b, s };
   }
 
@@ -83,47 +66,47 @@ describe("two-tier swarms", () => {
     const outside = set([b[0]!, b[1]!, s]);
     // Random draws: repeat so a selection that only sometimes prefers outside peers fails.
     for (let i = 0; i < 30; i++) {
-      const first = await announce(tracker, infoHash, a[0]!, { numwant: 3 });
+      const first = await announce(f.tracker, infoHash, a[0]!, { numwant: 3 });
       assert.deepEqual(peersOf(first).sort(), outside);
     }
-    const all = await announce(tracker, infoHash, a[0]!, { numwant: 50 });
+    const all = await announce(f.tracker, infoHash, a[0]!, { numwant: 50 });
     assert.deepEqual(peersOf(all).sort(), [...outside, ...set(a.slice(1))].sort());
   });
 
   it("gives every other client only live peers of its own rack, representatives included", async () => {
     const { infoHash, a } = await swarm();
     for (let i = 0; i < 5; i++) {
-      const reply = await announce(tracker, infoHash, a[3]!, { numwant: 50 });
+      const reply = await announce(f.tracker, infoHash, a[3]!, { numwant: 50 });
       assert.deepEqual(peersOf(reply).sort(), set(a.filter((_, j) => j !== 3)));
     }
-    const small = await announce(tracker, infoHash, a[2]!, { numwant: 2 });
+    const small = await announce(f.tracker, infoHash, a[2]!, { numwant: 2 });
     assert.equal(peersOf(small).length, 2);
     for (const got of peersOf(small)) assert.match(got, /^10\.10\.1\./);
   });
 
   it("never gives a seeder a seeder, and a seeder that reports left > 0 leeches again", async () => {
     const { infoHash, a, b, s } = await swarm();
-    await announce(tracker, infoHash, a[4]!, { left: 0, event: "completed" });
-    await announce(tracker, infoHash, b[0]!, { left: 0, event: "completed" });
-    const member = await announce(tracker, infoHash, a[4]!, { left: 0, numwant: 50 });
+    await announce(f.tracker, infoHash, a[4]!, { left: 0, event: "completed" });
+    await announce(f.tracker, infoHash, b[0]!, { left: 0, event: "completed" });
+    const member = await announce(f.tracker, infoHash, a[4]!, { left: 0, numwant: 50 });
     assert.deepEqual(peersOf(member).sort(), set([a[0]!, a[1]!, a[2]!, a[3]!, a[5]!]));
-    await announce(tracker, infoHash, a[0]!, { left: 0, event: "completed" });
-    const rep = await announce(tracker, infoHash, a[0]!, { left: 0, numwant: 50 });
+    await announce(f.tracker, infoHash, a[0]!, { left: 0, event: "completed" });
+    const rep = await announce(f.tracker, infoHash, a[0]!, { left: 0, numwant: 50 });
     // Rep seeder: leeching representatives of other racks (b1), then leeching rack mates.
     assert.deepEqual(peersOf(rep).sort(), set([b[1]!, a[1]!, a[2]!, a[3]!, a[5]!]));
-    const origin = await announce(tracker, infoHash, s, { left: 0, numwant: 50 });
+    const origin = await announce(f.tracker, infoHash, s, { left: 0, numwant: 50 });
     assert.deepEqual(peersOf(origin).sort(), set([a[1]!, b[1]!]), "origin: leeching representatives");
-    const again = await announce(tracker, infoHash, a[4]!, { left: 10, numwant: 50 });
+    const again = await announce(f.tracker, infoHash, a[4]!, { left: 10, numwant: 50 });
     assert.ok(peersOf(again).includes(addressOf(a[0]!)), "leeching again, it may get seeders");
   });
 
   it("frees a representative's slot on stopped; the next client of the rack is elected and gets outside peers", async () => {
     const { infoHash, a, b, s } = await swarm();
-    const stopped = await announce(tracker, infoHash, a[0]!, { event: "stopped" });
+    const stopped = await announce(f.tracker, infoHash, a[0]!, { event: "stopped" });
     assert.equal(peersOf(stopped).length, 0);
     assert.equal(await reps(infoHash, "rackA"), 1);
-    assert.equal(await admin.hExists(`{${hexOf(infoHash)}}:peers`, compactOf(a[0]!)), 0);
-    const next = await announce(tracker, infoHash, a[4]!, { numwant: 50 });
+    assert.equal(await f.admin.hExists(`{${hexOf(infoHash)}}:peers`, compactOf(a[0]!)), 0);
+    const next = await announce(f.tracker, infoHash, a[4]!, { numwant: 50 });
     assert.ok(await isRep(infoHash, "rackA", a[4]!));
     assert.deepEqual(peersOf(next).sort(), [...set([b[0]!, b[1]!, s]), ...set([a[1]!, a[2]!, a[3]!, a[5]!])].sort());
   });
@@ -132,16 +115,16 @@ describe("two-tier swarms", () => {
     const infoHash = randomInfoHash();
     await register(infoHash);
     const moving = peer("10.10.3.7");
-    await announce(tracker, infoHash, moving);
+    await announce(f.tracker, infoHash, moving);
     writeFileSync(rackMapPath, RACK_MAP.replace("10.10.3.0/24     rackC", "10.10.3.0/24     rackD"));
     process.kill(process.pid, "SIGHUP");
     await sleep(100);
     try {
-      await announce(tracker, infoHash, moving);
+      await announce(f.tracker, infoHash, moving);
       const newcomer = peer("10.10.3.8");
-      await announce(tracker, infoHash, newcomer);
+      await announce(f.tracker, infoHash, newcomer);
       const rackOf = async (p: TestPeer) =>
-        String(await admin.hGet(`{${hexOf(infoHash)}}:peers`, compactOf(p))).split(" ")[0];
+        String(await f.admin.hGet(`{${hexOf(infoHash)}}:peers`, compactOf(p))).split(" ")[0];
       assert.equal(await rackOf(moving), "rackC");
       assert.equal(await rackOf(newcomer), "rackD");
     } finally {
@@ -153,9 +136,9 @@ describe("two-tier swarms", () => {
 
   it("records first/last started and completed times from Redis", async () => {
     const { infoHash, a } = await swarm();
-    await announce(tracker, infoHash, a[2]!, { left: 0, event: "completed" });
-    const info = await redis.client.hGetAll(`{${hexOf(infoHash)}}:info`);
-    const [redisNow] = await redis.client.time();
+    await announce(f.tracker, infoHash, a[2]!, { left: 0, event: "completed" });
+    const info = await f.redis.client.hGetAll(`{${hexOf(infoHash)}}:info`);
+    const [redisNow] = await f.redis.client.time();
     for (const field of ["first_started", "last_started", "first_completed", "last_completed", "registered"]) {
       assert.ok(Math.abs(Number(info[field]) - Number(redisNow)) <= 2, `${field} = ${info[field]}`);
     }
@@ -167,13 +150,13 @@ describe("two-tier swarms", () => {
   it("counts a first announce that is the completion as a completion, not as an origin", async () => {
     const { infoHash } = await swarm();
     const late = peer("10.10.3.7");
-    await announce(tracker, infoHash, late, { left: 0, event: "completed" });
+    await announce(f.tracker, infoHash, late, { left: 0, event: "completed" });
     const hex = hexOf(infoHash);
-    assert.equal(await redis.client.zCard(`{${hex}}:O`), 1, "only the build server is an origin");
-    const info = await redis.client.hGetAll(`{${hex}}:info`);
+    assert.equal(await f.redis.client.zCard(`{${hex}}:O`), 1, "only the build server is an origin");
+    const info = await f.redis.client.hGetAll(`{${hex}}:info`);
     assert.equal(info.completed, "1");
     assert.ok(Number(info.first_completed) > 0);
-    const record = String(await admin.hGet(`{${hex}}:peers`, compactOf(late)));
+    const record = String(await f.admin.hGet(`{${hex}}:peers`, compactOf(late)));
     assert.match(record, /^rackC Sc \d+ 0 0 0 - /);
   });
 
@@ -181,11 +164,11 @@ describe("two-tier swarms", () => {
     const infoHash = randomInfoHash();
     await register(infoHash);
     const a = [1, 2, 3].map((i) => peer(`10.10.1.${i}`));
-    for (const p of a) await announce(tracker, infoHash, p);
+    for (const p of a) await announce(f.tracker, infoHash, p);
     const originInA = peer("10.10.1.50");
-    await announce(tracker, infoHash, originInA, { left: 0 });
+    await announce(f.tracker, infoHash, originInA, { left: 0 });
     const b1 = peer("10.10.2.1");
-    const reply = await announce(tracker, infoHash, b1, { numwant: 50 });
+    const reply = await announce(f.tracker, infoHash, b1, { numwant: 50 });
     assert.ok(peersOf(reply).includes(addressOf(originInA)), "rack B's representative reaches the origin");
     assert.ok(!peersOf(reply).includes(addressOf(a[2]!)), "but not rack A's members");
   });
@@ -194,10 +177,10 @@ describe("two-tier swarms", () => {
     const infoHash = randomInfoHash();
     await register(infoHash);
     const rack = Array.from({ length: 30 }, (_, i) => peer(`10.10.2.${100 + i}`));
-    for (const p of rack) await announce(tracker, infoHash, p);
+    for (const p of rack) await announce(f.tracker, infoHash, p);
     const seen = new Set<string>();
     for (let i = 0; i < 10; i++)
-      for (const got of peersOf(await announce(tracker, infoHash, rack[10]!, { numwant: 5 }))) seen.add(got);
+      for (const got of peersOf(await announce(f.tracker, infoHash, rack[10]!, { numwant: 5 }))) seen.add(got);
     assert.ok(seen.size > 10, `10 samples of 5 from 29 covered only ${seen.size} peers`);
   });
 
@@ -205,133 +188,94 @@ describe("two-tier swarms", () => {
     const infoHash = randomInfoHash();
     await register(infoHash);
     const v6 = peer("fd00:10:1::9");
-    await announce(tracker, infoHash, v6);
-    const mate = await announce(tracker, infoHash, peer("10.10.1.9"));
+    await announce(f.tracker, infoHash, v6);
+    const mate = await announce(f.tracker, infoHash, peer("10.10.1.9"));
     assert.deepEqual(peersOf(mate), [addressOf(v6)]);
   });
 });
 
 describe("expiry", () => {
-  let redis: TestRedis;
-  let admin: TrackerRedis;
-  let tracker: TestTracker;
-
-  before(async () => {
-    redis = await startTestRedis();
-    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
-    tracker = await startTestTracker(redis, { ACTIVE_INTERVAL: "1", PEER_TTL: "2", SWEEP_INTERVAL: "1" });
-  });
-  after(async () => {
-    await tracker.close();
-    await admin.close();
-    await redis.close();
-  });
+  const f = trackerFixture({ ACTIVE_INTERVAL: "1", PEER_TTL: "2", SWEEP_INTERVAL: "1" });
 
   it("drops a silent representative after PEER_TTL and elects the next announcer of its rack", async () => {
     const infoHash = randomInfoHash();
-    await activateTransfer(admin as unknown as TransferStore, hexOf(infoHash));
+    await activateTransfer(f.admin as unknown as TransferStore, hexOf(infoHash));
     const [r1, r2, r3] = [1, 2, 3].map((i) => peer(`10.20.1.${i}`));
     const other = peer("10.20.2.1");
-    for (const p of [r1!, r2!, r3!, other]) await announce(tracker, infoHash, p);
+    for (const p of [r1!, r2!, r3!, other]) await announce(f.tracker, infoHash, p);
     const deadline = Date.now() + 3500;
     while (Date.now() < deadline) {
-      await announce(tracker, infoHash, r3!);
-      await announce(tracker, infoHash, other);
+      await announce(f.tracker, infoHash, r3!);
+      await announce(f.tracker, infoHash, other);
       await sleep(500);
     }
-    const reply = await announce(tracker, infoHash, r3!, { numwant: 50 });
+    const reply = await announce(f.tracker, infoHash, r3!, { numwant: 50 });
     assert.deepEqual(peersOf(reply), [addressOf(other)], "r3 is now a representative and sees the other rack");
     const hex = hexOf(infoHash);
-    assert.deepEqual(await redis.client.zCard(`{${hex}}:rack:10.20.1.0/24:R`), 1);
-    assert.equal(await redis.client.hLen(`{${hex}}:peers`), 2);
-    const info = await redis.client.hGetAll(`{${hex}}:info`);
+    assert.deepEqual(await f.redis.client.zCard(`{${hex}}:rack:10.20.1.0/24:R`), 1);
+    assert.equal(await f.redis.client.hLen(`{${hex}}:peers`), 2);
+    const info = await f.redis.client.hGetAll(`{${hex}}:info`);
     assert.equal(info.leechers, "2");
   });
 
   it("sweeps a swarm nobody announces to", async () => {
     const infoHash = randomInfoHash();
     const hex = hexOf(infoHash);
-    await activateTransfer(admin as unknown as TransferStore, hex);
-    for (let i = 1; i <= 5; i++) await announce(tracker, infoHash, peer(`10.21.${i}.1`), { left: i === 1 ? 0 : 9 });
-    assert.equal(await redis.client.hLen(`{${hex}}:peers`), 5);
+    await activateTransfer(f.admin as unknown as TransferStore, hex);
+    for (let i = 1; i <= 5; i++) await announce(f.tracker, infoHash, peer(`10.21.${i}.1`), { left: i === 1 ? 0 : 9 });
+    assert.equal(await f.redis.client.hLen(`{${hex}}:peers`), 5);
     const deadline = Date.now() + 6000;
-    while ((await redis.client.hLen(`{${hex}}:peers`)) > 0 && Date.now() < deadline) await sleep(200);
-    assert.equal(await redis.client.hLen(`{${hex}}:peers`), 0);
-    const info = await redis.client.hGetAll(`{${hex}}:info`);
+    while ((await f.redis.client.hLen(`{${hex}}:peers`)) > 0 && Date.now() < deadline) await sleep(200);
+    assert.equal(await f.redis.client.hLen(`{${hex}}:peers`), 0);
+    const info = await f.redis.client.hGetAll(`{${hex}}:info`);
     assert.equal(info.seeders, "0");
     assert.equal(info.leechers, "0");
-    const left = await redis.client.keys(`{${hex}}:*`);
+    const left = await f.redis.client.keys(`{${hex}}:*`);
     assert.deepEqual(left.sort(), [`{${hex}}:info`], "every per-rack key is gone");
   });
 });
 
 describe("expiry inside the announce, with no sweep to help", () => {
-  let redis: TestRedis;
-  let admin: TrackerRedis;
-  let tracker: TestTracker;
-
-  before(async () => {
-    redis = await startTestRedis();
-    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
-    tracker = await startTestTracker(redis, { ACTIVE_INTERVAL: "1", PEER_TTL: "2", SWEEP_INTERVAL: "86400" });
-  });
-  after(async () => {
-    await tracker.close();
-    await admin.close();
-    await redis.close();
-  });
+  const f = trackerFixture({ ACTIVE_INTERVAL: "1", PEER_TTL: "2", SWEEP_INTERVAL: "86400" });
 
   it("never returns a dead peer nor lets a dead representative hold its slot, however many are dead", async () => {
     const infoHash = randomInfoHash();
     const hex = hexOf(infoHash);
-    await activateTransfer(admin as unknown as TransferStore, hex);
+    await activateTransfer(f.admin as unknown as TransferStore, hex);
     // 40 dead clients in rack 10.22.1 (two of them its representatives), more than one
     // announce prunes; a dead representative and a dead origin elsewhere.
     const dead = Array.from({ length: 40 }, (_, i) => peer(`10.22.1.${i + 1}`));
-    for (const p of dead) await announce(tracker, infoHash, p);
-    await announce(tracker, infoHash, peer("10.22.2.1"));
-    await announce(tracker, infoHash, peer("10.22.9.1"), { left: 0 });
-    assert.equal(await redis.client.zCard(`{${hex}}:rack:10.22.1.0/24:R`), 2);
+    for (const p of dead) await announce(f.tracker, infoHash, p);
+    await announce(f.tracker, infoHash, peer("10.22.2.1"));
+    await announce(f.tracker, infoHash, peer("10.22.9.1"), { left: 0 });
+    assert.equal(await f.redis.client.zCard(`{${hex}}:rack:10.22.1.0/24:R`), 2);
     await sleep(3100);
 
     const outsider = peer("10.22.3.1");
-    await announce(tracker, infoHash, outsider);
+    await announce(f.tracker, infoHash, outsider);
     const [n1, n2, n3] = [101, 102, 103].map((i) => peer(`10.22.1.${i}`));
-    const electing = await announce(tracker, infoHash, n1!, { numwant: 50 });
+    const electing = await announce(f.tracker, infoHash, n1!, { numwant: 50 });
     assert.deepEqual(peersOf(electing), [addressOf(outsider)], "elected at once, and given only live outside peers");
-    assert.ok(await admin.zScore(`{${hex}}:rack:10.22.1.0/24:R`, compactOf(n1!)));
-    await announce(tracker, infoHash, n2!);
-    const member = await announce(tracker, infoHash, n3!, { numwant: 50 });
+    assert.ok(await f.admin.zScore(`{${hex}}:rack:10.22.1.0/24:R`, compactOf(n1!)));
+    await announce(f.tracker, infoHash, n2!);
+    const member = await announce(f.tracker, infoHash, n3!, { numwant: 50 });
     assert.deepEqual(peersOf(member).sort(), set([n1!, n2!]), "a member gets only live rack mates");
-    assert.equal(await admin.zScore(`{${hex}}:rack:10.22.1.0/24:R`, compactOf(n3!)), null);
+    assert.equal(await f.admin.zScore(`{${hex}}:rack:10.22.1.0/24:R`, compactOf(n3!)), null);
   });
 });
 
 describe("flat mode (RACK_AWARE off)", () => {
-  let redis: TestRedis;
-  let admin: TrackerRedis;
-  let tracker: TestTracker;
-
-  before(async () => {
-    redis = await startTestRedis();
-    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
-    tracker = await startTestTracker(redis, { RACK_AWARE: "false", AUTO_ACTIVATE: "true" });
-  });
-  after(async () => {
-    await tracker.close();
-    await admin.close();
-    await redis.close();
-  });
+  const f = trackerFixture({ RACK_AWARE: "false", AUTO_ACTIVATE: "true" });
 
   it("gives every client a random sample of the whole swarm and elects nobody", async () => {
     const infoHash = randomInfoHash();
     const peers = [1, 2, 3, 4].flatMap((rack) => [1, 2, 3].map((h) => peer(`10.30.${rack}.${h}`)));
-    for (const p of peers) await announce(tracker, infoHash, p);
-    const reply = await announce(tracker, infoHash, peers[11]!, { numwant: 50 });
+    for (const p of peers) await announce(f.tracker, infoHash, p);
+    const reply = await announce(f.tracker, infoHash, peers[11]!, { numwant: 50 });
     assert.deepEqual(peersOf(reply).sort(), set(peers.slice(0, 11)));
     const hex = hexOf(infoHash);
-    assert.equal(await redis.client.zCard(`{${hex}}:RL`), 0);
-    assert.deepEqual(await redis.client.keys(`{${hex}}:rack:*:R`), []);
-    assert.equal(await redis.client.sIsMember("active_transfers", hex), 1, "AUTO_ACTIVATE registered it");
+    assert.equal(await f.redis.client.zCard(`{${hex}}:RL`), 0);
+    assert.deepEqual(await f.redis.client.keys(`{${hex}}:rack:*:R`), []);
+    assert.equal(await f.redis.client.sIsMember("active_transfers", hex), 1, "AUTO_ACTIVATE registered it");
   });
 });

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startEmbeddedRedis, type EmbeddedRedis } from "../../src/embeddedRedis.js";
+import { freePort, portAccepts } from "../../src/ports.js";
 
 /** What every workload gets: run size, a scratch directory, and where to report progress. */
 export interface BenchContext {
@@ -34,7 +35,6 @@ export interface Workload {
 /** The repository root, found from this module in dist/scripts/benchmarks/. */
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const TRACKER_MAIN = join(REPO_ROOT, "dist/src/main.js");
-export const REDIS_CONF = join(REPO_ROOT, "redis.conf");
 export const BENCH_DIST = fileURLToPath(new URL(".", import.meta.url));
 export const BENCH_SOURCE = join(REPO_ROOT, "scripts/benchmarks");
 
@@ -42,26 +42,6 @@ export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
 
 export function scratchDir(context: BenchContext, name: string): string {
   return mkdtempSync(join(context.workDir || tmpdir(), `${name}-`));
-}
-
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-export function portAccepts(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect({ port, host: "127.0.0.1" });
-    socket.once("connect", () => (socket.destroy(), done(true)));
-    socket.once("error", () => done(false));
-  });
 }
 
 /** A process the bench started; stop() ends it by PID and waits. */
@@ -111,19 +91,8 @@ export async function startServer(
 }
 
 /** A throwaway redis-server from the shipped redis.conf, on a free port. */
-export async function startRedis(
-  context: BenchContext,
-  extraArgs: readonly string[] = [],
-): Promise<Started & { port: number }> {
-  const port = await freePort();
-  const dir = scratchDir(context, "redis");
-  const server = await startServer(
-    "redis-server",
-    "redis-server",
-    [REDIS_CONF, "--port", String(port), "--dir", dir, ...extraArgs],
-    port,
-  );
-  return Object.assign(server, { port });
+export async function startRedis(context: BenchContext, extraArgs: readonly string[] = []): Promise<EmbeddedRedis> {
+  return startEmbeddedRedis(await freePort(), scratchDir(context, "redis"), [...extraArgs]);
 }
 
 /** `p2ptracker serve` as its own process, against `redisUrl`, on a free port. */

@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { createClient } from "redis";
 import {
   BENCH_DIST,
-  freePort,
   ratio,
   scratchDir,
   startRedis,
@@ -14,6 +13,8 @@ import {
   type Table,
   type Workload,
 } from "./bench.js";
+import { freePort } from "../../src/ports.js";
+import { commandStats } from "./swarmLoad.js";
 import { InvariantChecker, type InvariantCounts } from "./invariants.js";
 import { calibratedRate, combine, mixInfoHash, rateOf, runWrk, type Mix, type WrkResult } from "./wrk.js";
 
@@ -46,9 +47,8 @@ export const throughput: Workload = {
     const admin = createClient({ url: `redis://127.0.0.1:${redis.port}` });
     await admin.connect();
     const redisUsecPerCall = async () => {
-      const stats = await admin.info("commandstats");
-      const line = stats.split("\n").find((l) => l.startsWith("cmdstat_evalsha:"));
-      return Number(/usec_per_call=([\d.]+)/.exec(line ?? "")?.[1] ?? 0);
+      const { calls, usec } = commandStats(await admin.info("commandstats"), "evalsha");
+      return calls > 0 ? usec / calls : 0;
     };
     const p2ptracker = (replicas: number): Target => ({
       name: replicas === 1 ? "p2ptracker" : `p2ptracker ×${replicas}`,

@@ -1,21 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
 import { startEmbeddedRedis, type EmbeddedRedis } from "../../src/embeddedRedis.js";
+import { freePort } from "../../src/ports.js";
 
-/** A free TCP port on loopback (bound, read, released). */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
+export { freePort };
 
 function testClient(url: string) {
   const client = createClient({ url, socket: { reconnectStrategy: 100 } });

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseSettings, type Config } from "../../src/config.js";
+import { connectRedis, type TrackerRedis } from "../../src/redis.js";
 import { startTracker, type RunningTracker } from "../../src/server.js";
 import { formatIp, parseIp } from "../../src/ip.js";
 import { decode, httpRequest, percentEncode, type Decoded } from "./http.js";
-import { freePort, type TestRedis } from "./redisServer.js";
+import { freePort, startTestRedis, type TestRedis } from "./redisServer.js";
 
 /** Settings for a test tracker: behind a trusted proxy, so tests pick each client's address. */
 export function testConfig(redis: TestRedis, port: number, overrides: Record<string, string> = {}): Config {
@@ -31,6 +33,29 @@ export async function startTestTracker(redis: TestRedis, overrides: Record<strin
   const config = testConfig(redis, await freePort(), overrides);
   const running = await startTracker(config);
   return { ...running, url: `http://127.0.0.1:${running.port}`, config };
+}
+
+/** What a describe block tests against: a real redis-server, an admin client, a tracker. */
+export interface TrackerFixture {
+  readonly redis: TestRedis;
+  readonly admin: TrackerRedis;
+  readonly tracker: TestTracker;
+}
+
+/** Starts a TrackerFixture before the tests of the calling describe block and stops it after. */
+export function trackerFixture(overrides: Record<string, string> = {}): TrackerFixture {
+  const fixture = {} as { redis: TestRedis; admin: TrackerRedis; tracker: TestTracker };
+  before(async () => {
+    fixture.redis = await startTestRedis();
+    fixture.admin = await connectRedis({ url: fixture.redis.url, commandTimeoutMs: 2000 });
+    fixture.tracker = await startTestTracker(fixture.redis, overrides);
+  });
+  after(async () => {
+    await fixture.tracker.close();
+    await fixture.admin.close();
+    await fixture.redis.close();
+  });
+  return fixture;
 }
 
 /** A tracker as its own process (`node dist/src/main.js serve`), for multi-replica tests. */
