@@ -80,6 +80,7 @@ local function rackKey(rack, set)
 end
 
 -- @include peerRecord
+-- @include swarmCounters
 -- @include removePeer
 -- @include prune
 -- @include splitDraws
@@ -88,8 +89,10 @@ end
 
 local now = tonumber(redis.call('TIME')[1])
 
+local info = redis.call('HMGET', infoKey, 'active', 'seeders', 'leechers', 'first_started', 'first_completed')
+swarmCounters.seeders, swarmCounters.leechers = tonumber(info[2]) or 0, tonumber(info[3]) or 0
 local activated = 0
-if redis.call('HGET', infoKey, 'active') ~= '1' then
+if info[1] ~= '1' then
   if not autoActivate then
     return { 0, 0, 0, '', '', '', 0, {} }
   end
@@ -98,29 +101,50 @@ if redis.call('HGET', infoKey, 'active') ~= '1' then
   activated = 1
 end
 
-local function counters()
-  local c = redis.call('HMGET', infoKey, 'seeders', 'leechers')
-  return tonumber(c[1]) or 0, tonumber(c[2]) or 0
+-- Prune what this announce counts or draws from, before touching it: a set whose prune
+-- stopped short of the limit holds no dead member, so its draws need no liveness check.
+-- Returns whether the prune removed this client.
+local cutoff = now - peerTtl
+local clean = {}
+local function pruneAll(key)
+  if clean[key] ~= nil then return false end
+  local removed, stale = prune(key, cutoff, pruneLimit)
+  clean[key] = removed < pruneLimit
+  for _, member in ipairs(stale) do
+    if member == address then return true end
+  end
+  return false
 end
 
 -- The stored rack wins: a client keeps its first rack for the life of its record. Only a
 -- switch between flat and rack-aware mode moves it, since the flat rack means "no rack".
-local cutoff = now - peerTtl
+-- A record whose client went silent for peerTtl is dropped: the prune of its own set
+-- removes it, or (when that prune stopped short) its last-seen score tells.
 local record = redis.call('HGET', peersKey, address)
 local rack, state
 if record then
   rack, state = parseRackAndState(record)
-  local lastSeen = redis.call('ZSCORE', rackKey(rack, state == 'L' and 'L' or 'S'), address)
-  if (rack == '*') == rackAware or not lastSeen or tonumber(lastSeen) <= cutoff then
+  if (rack == '*') == rackAware then
     removePeer(address, record)
     record = nil
+  else
+    local ownKey = rackKey(rack, state == 'L' and 'L' or 'S')
+    local otherKey = rackKey(rack, state == 'L' and 'S' or 'L')
+    if pruneAll(ownKey) or pruneAll(otherKey) then
+      record = nil
+    elseif not clean[ownKey] then
+      local lastSeen = redis.call('ZSCORE', ownKey, address)
+      if not lastSeen or tonumber(lastSeen) <= cutoff then
+        removePeer(address, record)
+        record = nil
+      end
+    end
   end
 end
 
 if event == 'stopped' then
   if record then removePeer(address, record) end
-  local seeders, leechers = counters()
-  return { 1, seeders, leechers, '', '', '', activated, {} }
+  return { 1, swarmCounters.seeders, swarmCounters.leechers, '', '', '', activated, {} }
 end
 
 -- An origin is complete at its first announce; a first announce that *is* the completion
@@ -139,34 +163,33 @@ local seeding = state ~= 'L'
 local leechersKey = rackKey(rack, 'L')
 local seedersKey = rackKey(rack, 'S')
 local rackRepsKey = rackKey(rack, 'R')
-
--- Prune what this announce counts or draws from, before touching it. A set whose prune
--- stopped short of the limit holds no dead member: its draws need no liveness check.
-local clean = {}
-local function pruneAll(key)
-  clean[key] = prune(key, cutoff, pruneLimit) < pruneLimit
-end
 pruneAll(leechersKey)
 pruneAll(seedersKey)
 
 -- Counters follow the record: a new record adds one, a change of side moves one.
 local stateChanged = record and previousState ~= state
 if not record then
-  redis.call('HINCRBY', infoKey, seeding and 'seeders' or 'leechers', 1)
+  addToCounter(seeding and 'seeders' or 'leechers', 1)
 elseif stateChanged then
-  redis.call('HINCRBY', infoKey, seeding and 'leechers' or 'seeders', -1)
-  redis.call('HINCRBY', infoKey, seeding and 'seeders' or 'leechers', 1)
+  addToCounter(seeding and 'leechers' or 'seeders', -1)
+  addToCounter(seeding and 'seeders' or 'leechers', 1)
   redis.call('ZREM', seeding and leechersKey or seedersKey, address)
   if previousState == 'O' then redis.call('ZREM', originsKey, address) end
 end
 if state == 'S' and (stateChanged or not record) then
   redis.call('HINCRBY', infoKey, 'completed', 1)
-  redis.call('HSETNX', infoKey, 'first_completed', now)
-  redis.call('HSET', infoKey, 'last_completed', now)
+  if info[5] then
+    redis.call('HSET', infoKey, 'last_completed', now)
+  else
+    redis.call('HSET', infoKey, 'last_completed', now, 'first_completed', now)
+  end
 end
 if event == 'started' then
-  redis.call('HSETNX', infoKey, 'first_started', now)
-  redis.call('HSET', infoKey, 'last_started', now)
+  if info[4] then
+    redis.call('HSET', infoKey, 'last_started', now)
+  else
+    redis.call('HSET', infoKey, 'last_started', now, 'first_started', now)
+  end
 end
 
 redis.call('ZADD', seeding and seedersKey or leechersKey, now, address)
@@ -182,19 +205,24 @@ redis.call('HSET', peersKey, address, table.concat({
   rack, state .. eventLetter, eventTime, left, uploaded, downloaded, clientKey, peerId
 }, ' '))
 
--- Election: origins serve everyone through the O set and never take a rack's slot.
+-- Election: origins serve everyone through the O set and never take a rack's slot. The
+-- live members of the rack's R set are read once: they tell whether the client holds a
+-- slot (a live record has a live R score: both are set by each announce), how many slots
+-- are taken (dead representatives hold none; the rack's prunes and the sweep remove them),
+-- and which rack mates a representative must not count as outside peers.
 local role = 'member'
+local rackReps = {}
 if state == 'O' then
   role = 'origin'
   redis.call('ZADD', originsKey, now, address)
+  rackReps = redis.call('ZRANGE', rackRepsKey, 0, -1)
 elseif rackAware then
-  -- Only live representatives hold a slot: dead ones are not counted (the rack's L/S
-  -- prunes and the sweep remove them from R too).
-  local isRep = redis.call('ZSCORE', rackRepsKey, address) ~= false
-  if not isRep and redis.call('ZCOUNT', rackRepsKey, '(' .. cutoff, '+inf') < maxRepr then
-    isRep = true
+  rackReps = redis.call('ZRANGE', rackRepsKey, '(' .. cutoff, '+inf', 'BYSCORE')
+  local isRep = false
+  for _, rep in ipairs(rackReps) do
+    if rep == address then isRep = true end
   end
-  if isRep then
+  if isRep or #rackReps < maxRepr then
     role = 'rep'
     redis.call('ZADD', rackRepsKey, now, address)
     redis.call('ZADD', seeding and repsSeedingKey or repsLeechingKey, now, address)
@@ -212,7 +240,6 @@ if role ~= 'member' then
   pruneAll(repsSeedingKey)
   pruneAll(originsKey)
   -- Own-rack representatives are rack mates, not outside peers.
-  local rackReps = redis.call('ZRANGE', rackRepsKey, 0, -1)
   for _, mate in ipairs(rackReps) do exclude[mate] = true end
   local outside = seeding and { repsLeechingKey } or { repsLeechingKey, repsSeedingKey, originsKey }
   sampleUnion(selected, outside, numwant, exclude, cutoff, clean, nil)
@@ -221,14 +248,21 @@ if role ~= 'member' then
     if mate ~= address then exclude[mate] = nil end
   end
 end
--- Of the excluded, only the client itself is in its rack's sets (outside picks are not).
+-- Outside picks are never rack mates (their sets are other racks' and origins'), so of the
+-- excluded only the client itself is in its rack's sets.
 local mates = seeding and { leechersKey } or { leechersKey, seedersKey }
 local selfHeld = { [seeding and seedersKey or leechersKey] = 1 }
 sampleUnion(selected, mates, numwant - #selected, exclude, cutoff, clean, selfHeld)
 
-local peers4, peers6, peerIds = {}, {}, {}
-for _, peer in ipairs(selected) do
-  if #peer == 6 then peers4[#peers4 + 1] = peer else peers6[#peers6 + 1] = peer end
+-- IPv4 peers are 6 bytes and IPv6 ones 18, so the packed length tells whether any IPv6
+-- peer needs sorting out.
+local peers4, peers6, peerIds = table.concat(selected), '', {}
+if #peers4 ~= 6 * #selected then
+  local v4, v6 = {}, {}
+  for _, peer in ipairs(selected) do
+    if #peer == 6 then v4[#v4 + 1] = peer else v6[#v6 + 1] = peer end
+  end
+  peers4, peers6 = table.concat(v4), table.concat(v6)
 end
 if withPeerIds and #selected > 0 then
   local records = redis.call('HMGET', peersKey, unpack(selected))
@@ -238,5 +272,6 @@ if withPeerIds and #selected > 0 then
   end
 end
 
-local seeders, leechers = counters()
-return { 1, seeders, leechers, table.concat(peers4), table.concat(peers6), role, activated, peerIds }
+return {
+  1, swarmCounters.seeders, swarmCounters.leechers, peers4, peers6, role, activated, peerIds
+}

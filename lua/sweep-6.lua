@@ -34,6 +34,7 @@ local function rackKey(rack, set)
 end
 
 -- @include peerRecord
+-- @include swarmCounters
 -- @include removePeer
 -- @include prune
 

@@ -1,5 +1,5 @@
 -- Removes up to `limit` members of a last-seen sorted set not seen since `cutoff`
--- (seconds), together with their records. Returns how many it removed.
+-- (seconds), together with their records. Returns how many it removed, and which.
 -- Needs: peersKey, removePeer.
 local function prune(key, cutoff, limit)
   local stale = redis.call('ZRANGEBYSCORE', key, '-inf', cutoff, 'LIMIT', 0, limit)
@@ -11,5 +11,5 @@ local function prune(key, cutoff, limit)
       redis.call('ZREM', key, address)
     end
   end
-  return #stale
+  return #stale, stale
 end

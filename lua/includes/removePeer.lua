@@ -1,20 +1,17 @@
--- Drops one peer from every index and its record, keeping the swarm counters exact.
--- Needs: peersKey, infoKey, repsLeechingKey, repsSeedingKey, originsKey, rackKey().
+-- Drops one peer from every index and its record, keeping the swarm counters exact. A
+-- peer sits in the sets of its record's state only: L and RL while leeching, S and RS
+-- once complete (every change of state moves it).
+-- Needs: peersKey, repsLeechingKey, repsSeedingKey, originsKey, rackKey(), addToCounter().
 local function removePeer(address, record)
   local rack, state = parseRackAndState(record)
-  redis.call('ZREM', rackKey(rack, 'L'), address)
-  redis.call('ZREM', rackKey(rack, 'S'), address)
+  local leeching = state == 'L'
+  redis.call('ZREM', rackKey(rack, leeching and 'L' or 'S'), address)
   if redis.call('ZREM', rackKey(rack, 'R'), address) == 1 then
-    redis.call('ZREM', repsLeechingKey, address)
-    redis.call('ZREM', repsSeedingKey, address)
+    redis.call('ZREM', leeching and repsLeechingKey or repsSeedingKey, address)
   end
   if state == 'O' then
     redis.call('ZREM', originsKey, address)
   end
   redis.call('HDEL', peersKey, address)
-  if state == 'L' then
-    redis.call('HINCRBY', infoKey, 'leechers', -1)
-  else
-    redis.call('HINCRBY', infoKey, 'seeders', -1)
-  end
+  addToCounter(leeching and 'leechers' or 'seeders', -1)
 end

@@ -1,8 +1,8 @@
 -- Samples up to `want` members from the union of the sorted sets `keys` (pairwise
--- disjoint, scored by last seen), skipping members of the set `exclude` and members last
--- seen at or before `cutoff`, and adds the chosen ones to `exclude`. Each pool's share is
--- sized on its eligible members only, so neither excluded nor dead members cost the union
--- a slot or reach a client.
+-- disjoint, scored by last seen), uniformly, skipping members of the set `exclude` and
+-- members last seen at or before `cutoff`. Each pool's share is sized on its eligible
+-- members only, so neither excluded nor dead members cost the union a slot or reach a
+-- client.
 -- clean[key]: the set is known to hold no dead member (its prune stopped short).
 -- knownHeld: key -> how many excluded members the set holds, when the caller knows;
 -- nil to count them (ZMSCORE).
@@ -10,7 +10,7 @@
 local function sampleUnion(out, keys, want, exclude, cutoff, clean, knownHeld)
   if want <= 0 then return end
   local excludeList
-  local sizes, held = {}, {}
+  local cards, sizes, held = {}, {}, {}
   for i, key in ipairs(keys) do
     held[i] = clean[key] and 0 or redis.call('ZCOUNT', key, '-inf', cutoff)
     if knownHeld then
@@ -24,10 +24,11 @@ local function sampleUnion(out, keys, want, exclude, cutoff, clean, knownHeld)
         if score and tonumber(score) > cutoff then held[i] = held[i] + 1 end
       end
     end
-    sizes[i] = redis.call('ZCARD', key) - held[i]
+    cards[i] = redis.call('ZCARD', key)
+    sizes[i] = cards[i] - held[i]
   end
   local counts = splitDraws(sizes, want)
   for i, key in ipairs(keys) do
-    drawInto(out, key, counts[i], held[i], exclude, not clean[key] and cutoff or nil)
+    drawInto(out, key, counts[i], cards[i], held[i], exclude, not clean[key] and cutoff or nil)
   end
 end

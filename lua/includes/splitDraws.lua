@@ -1,6 +1,7 @@
 -- Decides how many members to take from each of several pools by simulating `want` draws
 -- from their concatenation, so every eligible member of the union is equally likely.
--- sizes[i] is the number of eligible members of pool i.
+-- sizes[i] is the number of eligible members of pool i. When the union holds no more than
+-- `want`, every member is taken and nothing needs drawing.
 local function splitDraws(sizes, want)
   local counts, remaining, total = {}, {}, 0
   for i, size in ipairs(sizes) do
@@ -8,7 +9,7 @@ local function splitDraws(sizes, want)
     remaining[i] = size
     total = total + size
   end
-  if want > total then want = total end
+  if want >= total then return remaining end
   for _ = 1, want do
     local r = math.random(total)
     for i = 1, #remaining do

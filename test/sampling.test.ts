@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { transferKeys, type TransferKeys } from "../src/keys.js";
+import { connectRedis, scriptRunner, type TrackerRedis } from "../src/redis.js";
+import {
+  runActivate,
+  runAnnounce,
+  type AnnouncePolicy,
+  type AnnounceRequest,
+  type ScriptRunner,
+} from "../src/scripts.js";
+import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
+import { hexOf, randomInfoHash } from "./helpers/tracker.js";
+
+// The announce script must pick peers uniformly among the eligible members of the pools
+// it draws from, whatever their sizes and however many excluded members they hold. Seeds
+// are fixed, so these counts are the same on every run; the bounds are ±5 standard
+// deviations of a uniform pick.
+
+const POLICY: AnnouncePolicy = { maxRepr: 2, peerTtl: 600, autoActivate: true, rackAware: true, pruneLimit: 100 };
+const DRAWS = 800;
+
+function request(ip: string, rack: string, left: bigint, numwant: number): AnnounceRequest {
+  return {
+    address: Buffer.from([...ip.split(".").map(Number), 0x1a, 0xe1]),
+    rack,
+    peerId: Buffer.alloc(20, 0xcd),
+    keyHex: undefined,
+    event: "",
+    left,
+    uploaded: 0n,
+    downloaded: 0n,
+    numwant,
+    withPeerIds: false,
+  };
+}
+
+const ipOf = (compact: Uint8Array) => Array.from(compact.subarray(0, 4)).join(".");
+
+/** The peers of one reply, as dotted IPv4 addresses. */
+function peersOf(peers4: Uint8Array): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < peers4.length; i += 6) out.push(ipOf(peers4.subarray(i, i + 6)));
+  return out;
+}
+
+describe("peer sampling in the announce script", () => {
+  let redis: TestRedis;
+  let admin: TrackerRedis;
+  let runner: ScriptRunner;
+
+  before(async () => {
+    redis = await startTestRedis();
+    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
+    runner = scriptRunner(admin);
+  });
+  after(async () => {
+    await admin.close();
+    await redis.close();
+  });
+
+  async function join(keys: TransferKeys, ip: string, rack: string, left = 100n) {
+    return runAnnounce(runner, keys, request(ip, rack, left, 0), POLICY, 1);
+  }
+
+  /** How often each peer came back over DRAWS announces of `client`, which must never get `never`. */
+  async function tally(keys: TransferKeys, client: AnnounceRequest, never: ReadonlySet<string>) {
+    const counts = new Map<string, number>();
+    for (let seed = 1; seed <= DRAWS; seed++) {
+      const result = await runAnnounce(runner, keys, client, POLICY, seed);
+      const got = peersOf(result.peers4);
+      assert.equal(got.length, client.numwant, `seed ${seed}: a full reply`);
+      assert.equal(new Set(got).size, got.length, `seed ${seed}: no peer twice`);
+      for (const ip of got) {
+        assert.ok(!never.has(ip), `seed ${seed}: ${ip} must not be returned`);
+        counts.set(ip, (counts.get(ip) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  function assertUniform(counts: Map<string, number>, eligible: readonly string[], picks: number) {
+    assert.deepEqual([...counts.keys()].sort(), [...eligible].sort(), "every eligible peer is returned at times");
+    const p = picks / eligible.length;
+    const mean = DRAWS * p;
+    const spread = 5 * Math.sqrt(DRAWS * p * (1 - p));
+    for (const ip of eligible) {
+      const n = counts.get(ip)!;
+      assert.ok(
+        Math.abs(n - mean) <= spread,
+        `${ip} came back ${n} times; uniform is ${mean.toFixed(0)} ± ${spread.toFixed(0)}`,
+      );
+    }
+  }
+
+  it("a member gets a uniform sample of its rack's leechers and seeders", async () => {
+    const keys = transferKeys(hexOf(randomInfoHash()));
+    await runActivate(runner, keys, "t", "1");
+    const rack = "rack-m";
+    const leechers = Array.from({ length: 21 }, (_, i) => `10.1.0.${i + 1}`);
+    const seeders = Array.from({ length: 9 }, (_, i) => `10.1.1.${i + 1}`);
+    for (const ip of leechers) await join(keys, ip, rack);
+    for (const ip of seeders) await join(keys, ip, rack, 0n);
+    const client = request(leechers[20]!, rack, 100n, 5);
+    const counts = await tally(keys, client, new Set([leechers[20]!]));
+    assertUniform(counts, [...leechers.slice(0, 20), ...seeders], 5);
+  });
+
+  it("a representative gets a uniform sample of other racks' representatives and the origins", async () => {
+    const keys = transferKeys(hexOf(randomInfoHash()));
+    await runActivate(runner, keys, "t", "1");
+    // Origins first, so they are origins (complete at their first announce), not reps.
+    const origins = ["10.2.99.1", "10.2.99.2", "10.2.99.3"];
+    for (const ip of origins) await join(keys, ip, "rack-origins", 0n);
+    // 8 racks: 2 leeching representatives each in racks 0-5 (RL), 2 seeding ones in 6-7 (RS),
+    // and a third client per rack that is a member, never an outside peer.
+    const outside: string[] = [];
+    const members: string[] = [];
+    for (let r = 0; r < 8; r++) {
+      for (let h = 1; h <= 3; h++) {
+        const ip = `10.2.${r}.${h}`;
+        const role = (await join(keys, ip, `rack-${r}`)).role;
+        if (r >= 6) await join(keys, ip, `rack-${r}`, 0n);
+        (h <= 2 ? outside : members).push(ip);
+        assert.equal(role, h <= 2 ? "rep" : "member", ip);
+      }
+    }
+    // The client's rack mate is a representative too: it must not come back as an outside peer.
+    const client = request("10.2.50.1", "rack-client", 100n, 6);
+    assert.equal((await join(keys, "10.2.50.2", "rack-client")).role, "rep");
+    assert.equal((await runAnnounce(runner, keys, { ...client, numwant: 0 }, POLICY, 1)).role, "rep");
+    const counts = await tally(keys, client, new Set([...members, "10.2.50.1", "10.2.50.2"]));
+    assertUniform(counts, [...outside, ...origins], 6);
+  });
+});
