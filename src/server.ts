@@ -7,6 +7,7 @@ import { redisUrl, type Config } from "./config.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./embeddedRedis.js";
 import { log } from "./log.js";
 import { RackChain, type ChainLink, type RackCacheStore } from "./racks/chain.js";
+import { batchedWhileBusy } from "./batching.js";
 import { withDeadlines } from "./deadline.js";
 import { httpResolver } from "./racks/http.js";
 import { moduleResolver } from "./racks/module.js";
@@ -18,6 +19,30 @@ import { createTracker, type TrackerStore } from "./tracker.js";
 
 /** How long a starting tracker waits for a configured Redis before it exits with an error. */
 const FIRST_CONNECT_MS = 10_000;
+
+/** The Redis calls the tracker and its rack cache make, each under a deadline. */
+const STORE_METHODS = [
+  "announce",
+  "sweep",
+  "activate",
+  "deactivate",
+  "sAdd",
+  "sMembers",
+  "hmGet",
+  "get",
+  "set",
+] as const;
+
+type StoreMethod = (typeof STORE_METHODS)[number];
+
+function bindMethods<T extends Record<StoreMethod, (...args: never[]) => unknown>>(
+  target: T,
+  methods: readonly StoreMethod[],
+): Pick<T, StoreMethod> {
+  const bound = {} as Pick<T, StoreMethod>;
+  for (const name of methods) bound[name] = target[name].bind(target) as T[StoreMethod];
+  return bound;
+}
 
 /** A running tracker: its HTTP port and how to stop everything it started. */
 export interface RunningTracker {
@@ -65,17 +90,10 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     });
     cleanups.push(() => redis.close().catch(() => undefined));
     await loadScripts(redis);
-    const store = withDeadlines(redis as unknown as TrackerStore & RackCacheStore, config.REDIS_TIMEOUT_MS, [
-      "announce",
-      "sweep",
-      "activate",
-      "deactivate",
-      "sAdd",
-      "sMembers",
-      "hmGet",
-      "get",
-      "set",
-    ]);
+    const client = redis as unknown as TrackerStore & RackCacheStore;
+    // Announces go to Redis in batches while it is busy (see batching.ts); the rest at once.
+    const calls = { ...bindMethods(client, STORE_METHODS), ...batchedWhileBusy(client, ["announce"]) };
+    const store = withDeadlines(calls, config.REDIS_TIMEOUT_MS, STORE_METHODS);
     const racks = await buildRackChain(config, store);
     cleanups.push(racks.stop);
     const tracker = createTracker({ config, redis: store, racks: racks.chain });

@@ -312,9 +312,8 @@ interface Soak {
 
 /**
  * The tracker's RSS over a soak: peak rate under the wrk mix first, then `seconds` at half
- * of it, sampling /proc/<pid>/status every 5 s. wrk holds a rate by pausing before each
- * request, and the reply's latency adds to that pause: a 10 s probe at the target measures
- * how much, and the soak asks for the rate that lands on the target.
+ * of it (wrk's pacing calibrated by probes, see calibratedRate), sampling
+ * /proc/<pid>/status every 5 s.
  */
 async function soak(context: BenchContext, seconds: number): Promise<Soak> {
   const redis = await startRedis(context, NO_PERSISTENCE);
@@ -337,10 +336,9 @@ async function soak(context: BenchContext, seconds: number): Promise<Soak> {
       await wrk(3);
       const peak = await wrk(15);
       const target = rateOf(peak) / 2;
-      const probe = await wrk(10, target);
-      const ask = calibratedRate(SOAK_CONNECTIONS, target, rateOf(probe));
+      const ask = await calibratedRate(target, async (rate) => rateOf(await wrk(10, rate)));
       context.progress(
-        `memory: soak: ${seconds} s at ${target.toFixed(0)} announces/s (50% of peak; asking wrk for ${ask?.toFixed(0) ?? "full speed"}), sampling RSS`,
+        `memory: soak: ${seconds} s at ${target.toFixed(0)} announces/s (50% of peak; asking wrk for ${ask.toFixed(0)}), sampling RSS`,
       );
       const samples: Array<[number, number]> = [[0, rssOf(pid)]];
       const start = Date.now();
@@ -516,7 +514,7 @@ export const memory: Workload = {
             ],
           ],
           notes: [
-            `One p2ptracker process (PROXYPASS, AUTO_ACTIVATE, default PEER_TTL and sweep) on its own redis-server (no persistence); wrk -t1 -c${SOAK_CONNECTIONS} keep-alive with the throughput workload's mix (${SOAK_MIX.transfers} transfers, ${SOAK_MIX.hosts} hosts, ${SOAK_MIX.racks} racks): 3 s warm-up, 15 s at full speed (peak), a 10 s probe at half of it to calibrate wrk's pacing, then ${minutes} min at half the peak rate. VmRSS from /proc/<pid>/status every 5 s.`,
+            `One p2ptracker process (PROXYPASS, AUTO_ACTIVATE, default PEER_TTL and sweep) on its own redis-server (no persistence); wrk -t1 -c${SOAK_CONNECTIONS} keep-alive with the throughput workload's mix (${SOAK_MIX.transfers} transfers, ${SOAK_MIX.hosts} hosts, ${SOAK_MIX.racks} racks): 3 s warm-up, 15 s at full speed (peak), up to three 10 s probes to calibrate wrk's pacing to half of it, then ${minutes} min at half the peak rate. VmRSS from /proc/<pid>/status every 5 s.`,
             "growth = median RSS of the last minute vs the median of the 2nd minute (the first minute settles after the peak run): RSS swings by tens of MB with V8's garbage collector, so single samples would say more about GC timing than about growth.",
             `target: RSS growth ≤ 10% over the soak: ${growth.toFixed(1)}% (${growth <= 10 ? "met" : "not met"}).`,
           ],

@@ -16,6 +16,7 @@ import {
 import { freePort } from "../../src/ports.js";
 import { commandStats } from "./swarmLoad.js";
 import { InvariantChecker, type InvariantCounts } from "./invariants.js";
+import { totalCpuSeconds } from "./processCpu.js";
 import { calibratedRate, combine, mixInfoHash, rateOf, runWrk, type Mix, type WrkResult } from "./wrk.js";
 
 const MIX: Mix = { transfers: 10, hosts: 4000, racks: 100 };
@@ -27,7 +28,13 @@ const PEER_TTL = 90;
 /** A server under test: started on demand, reached at one or more URLs. */
 interface Target {
   readonly name: string;
-  start(): Promise<{ urls: string[]; stop(): Promise<void>; redisUsecPerCall?: () => Promise<number> }>;
+  start(): Promise<{
+    urls: string[];
+    /** The server's processes (every replica), whose CPU time is measured. */
+    pids: number[];
+    stop(): Promise<void>;
+    redisUsecPerCall?: () => Promise<number>;
+  }>;
 }
 
 const ms = (us: number) => (us / 1000).toFixed(2);
@@ -61,6 +68,7 @@ export const throughput: Workload = {
         }
         return {
           urls: trackers.map((t) => `http://127.0.0.1:${(t as Started & { port: number }).port}/announce`),
+          pids: trackers.map((t) => t.child.pid!),
           stop: async () => void (await Promise.all(trackers.map((t) => t.stop()))),
           redisUsecPerCall,
         };
@@ -79,7 +87,7 @@ export const throughput: Workload = {
         const port = await freePort();
         const [bin, args] = command(port);
         const server = await startServer(name, bin, args, port);
-        return { urls: [`http://127.0.0.1:${port}/announce`], stop: () => server.stop() };
+        return { urls: [`http://127.0.0.1:${port}/announce`], pids: [server.child.pid!], stop: () => server.stop() };
       },
     });
     const targets: Target[] = [
@@ -97,7 +105,13 @@ export const throughput: Workload = {
       simple("bare node:http", (port) => [process.execPath, [join(BENCH_DIST, "servers/bareNode.js"), String(port)]]),
     ];
 
-    const results = new Map<string, { result: WrkResult; redisUs?: number }>();
+    /** CPU µs per answered request of the server's processes and of redis-server (p2ptracker only). */
+    interface Cpu {
+      readonly server: number;
+      readonly redis?: number;
+    }
+    const results = new Map<string, { result: WrkResult; redisUs?: number; cpu?: Cpu }>();
+    const redisPid = redis.process.pid!;
     const invariants = new Map<string, InvariantCounts>();
     const watched = Array.from({ length: MIX.transfers }, (_, t) => t);
     const newChecker = (url: string) =>
@@ -123,14 +137,20 @@ export const throughput: Workload = {
           ).then((rs) => rs.reduce(combine));
         await runAll(warmup);
         if (running.redisUsecPerCall) await admin.configResetStat();
+        const serverBefore = totalCpuSeconds(running.pids);
+        const redisBefore = totalCpuSeconds([redisPid]);
         const result = await runAll(seconds);
+        const perRequest = (cpu: number) => (1e6 * cpu) / Math.max(1, result.requests);
         const redisUs = running.redisUsecPerCall ? await running.redisUsecPerCall() : undefined;
-        results.set(`${target.name}|${mode}`, redisUs === undefined ? { result } : { result, redisUs });
+        const cpu: Cpu = {
+          server: perRequest(totalCpuSeconds(running.pids) - serverBefore),
+          ...(redisUs === undefined ? {} : { redis: perRequest(totalCpuSeconds([redisPid]) - redisBefore) }),
+        };
+        results.set(`${target.name}|${mode}`, redisUs === undefined ? { result, cpu } : { result, redisUs, cpu });
         if (target.name === "p2ptracker" && keepalive) {
           const half = rateOf(result) / 2;
           context.progress(`throughput: ${target.name}, ${mode} at 50% of peak (${half.toFixed(0)}/s)`);
-          const probe = await runAll(warmup + 1, half);
-          const ask = calibratedRate(CONNECTIONS, half, rateOf(probe));
+          const ask = await calibratedRate(half, async (rate) => rateOf(await runAll(warmup + 1, rate)));
           results.set(`${target.name} @50% peak|${mode}`, { result: await runAll(seconds, ask) });
         }
         if (running.redisUsecPerCall && keepalive) {
@@ -153,7 +173,7 @@ export const throughput: Workload = {
     }
 
     const rows: Array<Array<string | number>> = [];
-    for (const [key, { result, redisUs }] of results) {
+    for (const [key, { result, redisUs, cpu }] of results) {
       const [name, mode] = key.split("|") as [string, string];
       const own = results.get(`p2ptracker|${mode}`)!.result;
       rows.push([
@@ -165,6 +185,8 @@ export const throughput: Workload = {
         ms(result.p999Us),
         result.errors + result.failures,
         redisUs === undefined ? "-" : redisUs.toFixed(1),
+        cpu === undefined ? "-" : cpu.server.toFixed(0),
+        cpu?.redis === undefined ? "-" : cpu.redis.toFixed(0),
         name.startsWith("p2ptracker") ? "-" : ratio(rateOf(own), rateOf(result)),
       ]);
     }
@@ -176,6 +198,7 @@ export const throughput: Workload = {
       `${MIX.transfers} transfers, ${MIX.hosts} hosts in ${MIX.racks} racks (X-Forwarded-For through a trusted proxy), numwant 50, binary info_hash/peer_id; wrk -t1 -c${CONNECTIONS}, ${seconds} s per row after ${warmup} s warm-up.`,
       `targets (1 replica): conn/request ≥ 0.5× opentracker: ${ratio(r("p2ptracker", "conn/request"), r("opentracker", "conn/request"))}; keep-alive ≥ 0.4× bare node: ${ratio(r("p2ptracker", "keep-alive"), r("bare node:http", "keep-alive"))}; ≥ 1.0× bittorrent-tracker: ${ratio(r("p2ptracker", "conn/request"), r("bittorrent-tracker", "conn/request"))} / ${ratio(r("p2ptracker", "keep-alive"), r("bittorrent-tracker", "keep-alive"))}.`,
       "redis µs/announce: INFO commandstats usec_per_call of EVALSHA (the announce script) over the measured run.",
+      "server CPU µs/req: user + system CPU time of the server's processes (all replicas, all threads; from /proc/<pid>/stat) over the measured run, per answered request; redis-server CPU µs/req the same for the whole redis-server process (script, network, event loop). On this 2-core machine the server, redis-server and wrk share the cores: (server + redis-server + wrk) CPU per request × rate cannot exceed 2 s/s.",
     ];
     const violations = [...invariants.values()].reduce(
       (n, c) => n + c.crossRackToMember + c.seederGotSeeder + c.racksOverMaxRepr,
@@ -216,6 +239,8 @@ export const throughput: Workload = {
           "p99.9 ms",
           "errors",
           "redis µs/announce",
+          "server CPU µs/req",
+          "redis-server CPU µs/req",
           "p2ptracker / this",
         ],
         rows,

@@ -85,14 +85,23 @@ export function runWrk(run: WrkRun): Promise<WrkResult> {
 export const rateOf = (r: WrkResult) => r.requests / (r.durationUs / 1e6);
 
 /**
- * The rate to ask wrk for so that it lands on `target`: wrk pauses before each request of a
- * connection and ignores the reply time, which a probe asked for `target` has measured.
- * Undefined: the target needs no pause at all (full speed).
+ * The rate to ask wrk for so that it lands on `target`. wrk holds a rate by pausing before
+ * each request of a connection, and the reply time adds to the pause, by an amount that
+ * itself depends on the load: so probe, scale the ask by how far the probe fell short, and
+ * probe again (at most `rounds` probes; it settles within 5 % in two or three).
  */
-export function calibratedRate(connections: number, target: number, probeRate: number): number | undefined {
-  const beyondPause = Math.max(0, connections / probeRate - connections / target);
-  const period = connections / target - beyondPause;
-  return period > 0 ? connections / period : undefined;
+export async function calibratedRate(
+  target: number,
+  probe: (ask: number) => Promise<number>,
+  rounds = 3,
+): Promise<number> {
+  let ask = target;
+  for (let round = 0; round < rounds; round++) {
+    const got = await probe(ask);
+    if (got <= 0 || Math.abs(got - target) <= 0.05 * target) break;
+    ask *= target / got;
+  }
+  return ask;
 }
 
 /** Two runs side by side (two replicas) as one: summed rate, the worse percentiles. */

@@ -1,0 +1,44 @@
+/**
+ * Batches calls to Redis while it is busy. A call made while earlier ones are still
+ * waiting for their replies is held until they have all returned, then sent together with
+ * every other call held meanwhile: node-redis writes the calls made in one tick as one
+ * pipeline, so under load Redis gets many scripts per socket read and the tracker one
+ * write per batch, not one per announce. An idle tracker sends each call at once. This is
+ * Nagle's rule for Redis calls: at most one batch of them in flight.
+ */
+
+type AsyncMethod = (...args: never[]) => Promise<unknown>;
+
+/** The `methods` of `target`, bound to it, sharing one "batch in flight" rule. */
+export function batchedWhileBusy<T extends object, M extends keyof T>(target: T, methods: readonly M[]): Pick<T, M> {
+  let inFlight = 0;
+  let held: Array<() => void> = [];
+
+  const settle = () => {
+    if (--inFlight > 0 || held.length === 0) return;
+    const next = held;
+    held = [];
+    for (const send of next) send();
+  };
+
+  const batched = {} as Pick<T, M>;
+  for (const name of methods) {
+    const method = (target[name] as AsyncMethod).bind(target);
+    const send = (args: never[]): Promise<unknown> => {
+      inFlight++;
+      let pending: Promise<unknown>;
+      try {
+        pending = method(...args);
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(settle, settle);
+      return pending;
+    };
+    (batched as Record<M, AsyncMethod>)[name] = (...args: never[]) => {
+      if (inFlight === 0) return send(args);
+      return new Promise((resolve, reject) => held.push(() => void send(args).then(resolve, reject)));
+    };
+  }
+  return batched;
+}
