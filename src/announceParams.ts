@@ -22,8 +22,6 @@ export interface AnnounceParams {
   readonly keyHex: string | undefined;
 }
 
-const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
 const counter = (name: string) =>
@@ -69,7 +67,7 @@ export function parseAnnounce(query: RawQuery): AnnounceParams {
   const text: Record<string, string> = {};
   for (const [name, values] of query) {
     if (values.length > 1 && KNOWN.has(name)) throw new ClientError(`${name} given more than once`);
-    if (KNOWN.has(name) && name !== "info_hash" && name !== "peer_id") text[name] = latin1(values[0]!);
+    if (KNOWN.has(name) && name !== "info_hash" && name !== "peer_id") text[name] = values[0]!.toString("latin1");
   }
   for (const [name, max] of Object.entries(OPAQUE)) {
     const length = query.get(name)?.[0]?.length;

@@ -1,5 +1,5 @@
 /** Query parameters decoded byte-exactly: info_hash and peer_id are raw bytes, not text. */
-export type RawQuery = Map<string, Uint8Array[]>;
+export type RawQuery = Map<string, Buffer[]>;
 
 /** Upper bounds that keep a hostile query from costing more than a real one. */
 export const QUERY_LIMITS = { maxLength: 16384, maxParams: 256 } as const;
@@ -23,12 +23,18 @@ export function decodeQuery(raw: string): RawQuery {
   if (raw === "") return params;
   const pairs = raw.split("&");
   if (pairs.length > QUERY_LIMITS.maxParams) throw new QueryError("too many query parameters");
+  // Every value is a view into one buffer (decoded bytes never outnumber encoded
+  // characters), taken from Node's pool: no allocation of its own per parameter or query.
+  const decoded = Buffer.allocUnsafe(raw.length);
+  let used = 0;
   for (const pair of pairs) {
     if (pair === "") continue;
     const eq = pair.indexOf("=");
     const rawName = eq < 0 ? pair : pair.slice(0, eq);
     const name = /^[\w.-]*$/.test(rawName) ? rawName : utf8.decode(percentDecode(rawName));
-    const value = percentDecode(eq < 0 ? "" : pair.slice(eq + 1));
+    const start = used;
+    used = percentDecodeInto(eq < 0 ? "" : pair.slice(eq + 1), decoded, start);
+    const value = decoded.subarray(start, used);
     const values = params.get(name);
     if (values) values.push(value);
     else params.set(name, [value]);
@@ -38,7 +44,12 @@ export function decodeQuery(raw: string): RawQuery {
 
 function percentDecode(text: string): Uint8Array {
   const out = new Uint8Array(text.length);
-  let n = 0;
+  return out.subarray(0, percentDecodeInto(text, out, 0));
+}
+
+/** Decodes `text` into `out` from index `at` on (room for text.length bytes); returns the end. */
+function percentDecodeInto(text: string, out: Uint8Array, at: number): number {
+  let n = at;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x25 /* % */) {
@@ -55,5 +66,5 @@ function percentDecode(text: string): Uint8Array {
       throw new QueryError("query string must be ASCII (percent-encode other bytes)");
     }
   }
-  return out.subarray(0, n);
+  return n;
 }
