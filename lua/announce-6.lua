@@ -119,7 +119,7 @@ end
 -- The stored rack wins: a client keeps its first rack for the life of its record. Only a
 -- switch between flat and rack-aware mode moves it, since the flat rack means "no rack".
 -- A record whose client went silent for peerTtl is dropped: the prune of its own set
--- removes it, or (when that prune stopped short) its last-seen score tells.
+-- removes it or, when that prune hit its limit first, its last-seen score tells.
 local record = redis.call('HGET', peersKey, address)
 local rack, state
 if record then
