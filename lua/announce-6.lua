@@ -217,7 +217,7 @@ if state == 'O' then
   redis.call('ZADD', originsKey, now, address)
   rackReps = redis.call('ZRANGE', rackRepsKey, 0, -1)
 elseif rackAware then
-  rackReps = redis.call('ZRANGE', rackRepsKey, '(' .. cutoff, '+inf', 'BYSCORE')
+  rackReps = redis.call('ZRANGEBYSCORE', rackRepsKey, '(' .. cutoff, '+inf')
   local isRep = false
   for _, rep in ipairs(rackReps) do
     if rep == address then isRep = true end

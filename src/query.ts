@@ -24,7 +24,8 @@ export function decodeQuery(raw: string): RawQuery {
   const pairs = raw.split("&");
   if (pairs.length > QUERY_LIMITS.maxParams) throw new QueryError("too many query parameters");
   // Every value is a view into one buffer (decoded bytes never outnumber encoded
-  // characters), taken from Node's pool: no allocation of its own per parameter or query.
+  // characters), which Node carves from its buffer pool for queries under 4 KiB, as
+  // announces are: no allocation of its own per parameter, nor per query.
   const decoded = Buffer.allocUnsafe(raw.length);
   let used = 0;
   for (const pair of pairs) {
