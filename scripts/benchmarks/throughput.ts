@@ -197,6 +197,7 @@ export const throughput: Workload = {
     const notes = [
       `${MIX.transfers} transfers, ${MIX.hosts} hosts in ${MIX.racks} racks (X-Forwarded-For through a trusted proxy), numwant 50, binary info_hash/peer_id; wrk -t1 -c${CONNECTIONS}, ${seconds} s per row after ${warmup} s warm-up.`,
       `targets (1 replica): conn/request ≥ 0.5× opentracker: ${ratio(r("p2ptracker", "conn/request"), r("opentracker", "conn/request"))}; keep-alive ≥ 0.4× bare node: ${ratio(r("p2ptracker", "keep-alive"), r("bare node:http", "keep-alive"))}; ≥ 1.0× bittorrent-tracker: ${ratio(r("p2ptracker", "conn/request"), r("bittorrent-tracker", "conn/request"))} / ${ratio(r("p2ptracker", "keep-alive"), r("bittorrent-tracker", "keep-alive"))}.`,
+      "@50% peak: wrk paced to half of the row above: each connection pauses a random 0-2× the mean before each request, so they do not fire in lockstep; the mean is calibrated by up to three probes.",
       "redis µs/announce: INFO commandstats usec_per_call of EVALSHA (the announce script) over the measured run.",
       "server CPU µs/req: user + system CPU time of the server's processes (all replicas, all threads; from /proc/<pid>/stat) over the measured run, per answered request; redis-server CPU µs/req the same for the whole redis-server process (script, network, event loop). On this 2-core machine the server, redis-server and wrk share the cores: (server + redis-server + wrk) CPU per request × rate cannot exceed 2 s/s.",
     ];

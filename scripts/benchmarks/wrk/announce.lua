@@ -1,7 +1,7 @@
 -- wrk script: the announce mix of a deploy. Hosts in racks announce for transfers, each
 -- (host, transfer) pair cycling started -> periodic -> completed -> periodic -> stopped.
 -- Arguments (after --): transfers hosts racks keepalive(0|1) leechSteps seedSteps delayMs threads
--- (delayMs: pause before each request of a connection, to hold a rate; 0 = none).
+-- (delayMs: mean pause before each request of a connection, to hold a rate; 0 = none).
 -- Host h sits in rack h % racks at 10.0.<rack>.<1 + h // racks>, announcing on port
 -- 10000 + h (a tracker that sees every request from 127.0.0.1 still tells hosts apart).
 -- info_hash byte i of transfer t is (t*31 + i*7 + 1) % 256; the bench's TypeScript side
@@ -89,9 +89,12 @@ function request()
   return wrk.format("GET", pair.path .. query, pair.headers)
 end
 
--- Pause (ms) before each request of a connection: holds a rate when asked to.
+-- Pause (ms) before each request of a connection: holds a rate when asked to. Drawn
+-- uniformly between 0 and twice the mean, so the connections do not fire in lockstep: a
+-- fleet's announces arrive independently, not as bursts of every connection at once.
 function delay()
-  return delayMs
+  if delayMs == 0 then return 0 end
+  return math.random() * 2 * delayMs
 end
 
 function response(status, headers, body)
