@@ -7,7 +7,7 @@
  * Nagle's rule for Redis calls: at most one batch of them in flight.
  */
 
-type AsyncMethod = (...args: never[]) => Promise<unknown>;
+import { wrapMethods } from "./methods.js";
 
 /** The `methods` of `target`, bound to it, sharing one "batch in flight" rule. */
 export function batchedWhileBusy<T extends object, M extends keyof T>(target: T, methods: readonly M[]): Pick<T, M> {
@@ -21,9 +21,7 @@ export function batchedWhileBusy<T extends object, M extends keyof T>(target: T,
     for (const send of next) send();
   };
 
-  const batched = {} as Pick<T, M>;
-  for (const name of methods) {
-    const method = (target[name] as AsyncMethod).bind(target);
+  return wrapMethods(target, methods, (method) => {
     const send = (args: never[]): Promise<unknown> => {
       inFlight++;
       let pending: Promise<unknown>;
@@ -35,10 +33,9 @@ export function batchedWhileBusy<T extends object, M extends keyof T>(target: T,
       pending.then(settle, settle);
       return pending;
     };
-    (batched as Record<M, AsyncMethod>)[name] = (...args: never[]) => {
+    return (...args: never[]) => {
       if (inFlight === 0) return send(args);
       return new Promise((resolve, reject) => held.push(() => void send(args).then(resolve, reject)));
     };
-  }
-  return batched;
+  });
 }

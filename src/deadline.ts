@@ -6,6 +6,8 @@
  * of piling more work onto a server that is not answering.
  */
 
+import { wrapMethods } from "./methods.js";
+
 /** Redis did not answer within the deadline. */
 export class StorageTimeoutError extends Error {
   constructor(ms: number) {
@@ -16,8 +18,6 @@ export class StorageTimeoutError extends Error {
 /** Most calls left waiting past their deadline before new calls are refused outright. */
 const MAX_OVERDUE = 10_000;
 
-type AsyncMethod = (...args: never[]) => Promise<unknown>;
-
 /** The `methods` of `target`, bound to it, each call limited to `ms`. */
 export function withDeadlines<T extends object, M extends keyof T>(
   target: T,
@@ -25,26 +25,21 @@ export function withDeadlines<T extends object, M extends keyof T>(
   methods: readonly M[],
 ): Pick<T, M> {
   let overdue = 0;
-  const limited = {} as Pick<T, M>;
-  for (const name of methods) {
-    const method = (target[name] as AsyncMethod).bind(target);
-    (limited as Record<M, AsyncMethod>)[name] = (...args: never[]) => {
-      if (overdue >= MAX_OVERDUE) return Promise.reject(new StorageTimeoutError(ms));
-      return new Promise((resolve, reject) => {
-        let late = false;
-        const timer = setTimeout(() => {
-          late = true;
-          overdue++;
-          reject(new StorageTimeoutError(ms));
-        }, ms);
-        method(...args)
-          .then(resolve, reject)
-          .finally(() => {
-            clearTimeout(timer);
-            if (late) overdue--;
-          });
-      });
-    };
-  }
-  return limited;
+  return wrapMethods(target, methods, (method) => (...args: never[]) => {
+    if (overdue >= MAX_OVERDUE) return Promise.reject(new StorageTimeoutError(ms));
+    return new Promise((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        overdue++;
+        reject(new StorageTimeoutError(ms));
+      }, ms);
+      method(...args)
+        .then(resolve, reject)
+        .finally(() => {
+          clearTimeout(timer);
+          if (late) overdue--;
+        });
+    });
+  });
 }

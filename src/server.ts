@@ -9,6 +9,7 @@ import { log } from "./log.js";
 import { RackChain, type ChainLink, type RackCacheStore } from "./racks/chain.js";
 import { batchedWhileBusy } from "./batching.js";
 import { withDeadlines } from "./deadline.js";
+import { wrapMethods } from "./methods.js";
 import { httpResolver } from "./racks/http.js";
 import { moduleResolver } from "./racks/module.js";
 import { StaticRackMap } from "./racks/static.js";
@@ -32,17 +33,6 @@ const STORE_METHODS = [
   "get",
   "set",
 ] as const;
-
-type StoreMethod = (typeof STORE_METHODS)[number];
-
-function bindMethods<T extends Record<StoreMethod, (...args: never[]) => unknown>>(
-  target: T,
-  methods: readonly StoreMethod[],
-): Pick<T, StoreMethod> {
-  const bound = {} as Pick<T, StoreMethod>;
-  for (const name of methods) bound[name] = target[name].bind(target) as T[StoreMethod];
-  return bound;
-}
 
 /** A running tracker: its HTTP port and how to stop everything it started. */
 export interface RunningTracker {
@@ -92,7 +82,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     await loadScripts(redis);
     const client = redis as unknown as TrackerStore & RackCacheStore;
     // Announces go to Redis in batches while it is busy (see batching.ts); the rest at once.
-    const calls = { ...bindMethods(client, STORE_METHODS), ...batchedWhileBusy(client, ["announce"]) };
+    const calls = { ...wrapMethods(client, STORE_METHODS), ...batchedWhileBusy(client, ["announce"]) };
     const store = withDeadlines(calls, config.REDIS_TIMEOUT_MS, STORE_METHODS);
     const racks = await buildRackChain(config, store);
     cleanups.push(racks.stop);
