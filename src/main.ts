@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { ConfigError, describeSettings, loadConfig, redisUrl } from "./config.js";
-import { splitArguments } from "./configSources.js";
-import { connectRedis, loadScripts } from "./redis.js";
+import { ConfigError, describeSettings, loadConfig, redisUrl } from "./config/config.js";
+import { splitArguments } from "./config/sources.js";
+import { connectRedis, loadScripts } from "./store/redis.js";
 import { startTracker } from "./server.js";
-import { parseInfoHashHex, summarizeTorrent } from "./torrentFile.js";
-import { activateTransfer, deactivateTransfer, type TransferStore } from "./transfers.js";
+import { parseInfoHashHex, summarizeTorrent } from "./wire/torrentFile.js";
+import { activateTransfer, deactivateTransfer, type TransferStore } from "./store/transfers.js";
 
 const USAGE = `usage:
   p2ptracker serve [--config FILE] [--<key> VALUE ...]

@@ -1,21 +1,21 @@
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { encodeFailure } from "./bittorrent.js";
+import { encodeFailure } from "./wire/bittorrent.js";
 import { serve, type ServerType } from "@hono/node-server";
-import { createApp } from "./app.js";
-import { redisUrl, type Config } from "./config.js";
-import { startEmbeddedRedis, type EmbeddedRedis } from "./embeddedRedis.js";
+import { createApp } from "./http/app.js";
+import { redisUrl, type Config } from "./config/config.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "./store/embeddedRedis.js";
 import { log } from "./log.js";
 import { RackChain, type ChainLink, type RackCacheStore } from "./racks/chain.js";
-import { batchedWhileBusy } from "./batching.js";
-import { withDeadlines } from "./deadline.js";
-import { wrapMethods } from "./methods.js";
+import { batchedWhileBusy } from "./store/batching.js";
+import { withDeadlines } from "./store/deadline.js";
+import { wrapMethods } from "./store/methods.js";
 import { httpResolver } from "./racks/http.js";
 import { moduleResolver } from "./racks/module.js";
 import { StaticRackMap } from "./racks/static.js";
 import { subnetResolver } from "./racks/subnet.js";
-import { connectRedis, loadScripts } from "./redis.js";
-import { startSweeper } from "./sweeper.js";
+import { connectRedis, loadScripts } from "./store/redis.js";
+import { startSweeper } from "./store/sweeper.js";
 import { createTracker, type TrackerStore } from "./tracker.js";
 
 /** How long a starting tracker waits for a configured Redis before it exits with an error. */

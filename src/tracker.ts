@@ -1,4 +1,4 @@
-import { parseAnnounce, parseScrape } from "./announceParams.js";
+import { parseAnnounce, parseScrape } from "./wire/announceParams.js";
 import {
   ClientError,
   encodeAnnounce,
@@ -7,14 +7,14 @@ import {
   compactAddress,
   type PeerEntry,
   type ScrapeCounts,
-} from "./bittorrent.js";
-import { clientAddressResolver, type AddressSources } from "./clientAddress.js";
-import type { Config } from "./config.js";
-import { formatIp } from "./ip.js";
-import { GLOBAL_KEYS, transferKeys } from "./keys.js";
-import { decodeQuery } from "./query.js";
+} from "./wire/bittorrent.js";
+import { clientAddressResolver, type AddressSources } from "./http/clientAddress.js";
+import type { Config } from "./config/config.js";
+import { formatIp } from "./net/ip.js";
+import { GLOBAL_KEYS, transferKeys } from "./store/keys.js";
+import { decodeQuery } from "./wire/query.js";
 import type { RackChain } from "./racks/chain.js";
-import { runAnnounce, type AnnounceResult, type ScriptRunner } from "./scripts.js";
+import { runAnnounce, type AnnounceResult, type ScriptRunner } from "./store/scripts.js";
 
 /** The part of a Redis client the tracker uses besides its scripts. */
 export interface TrackerStore extends ScriptRunner {

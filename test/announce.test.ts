@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { activateTransfer } from "../src/transfers.js";
-import { connectRedis, type TrackerRedis } from "../src/redis.js";
-import type { TransferStore } from "../src/transfers.js";
+import { activateTransfer } from "../src/store/transfers.js";
+import { connectRedis, type TrackerRedis } from "../src/store/redis.js";
+import type { TransferStore } from "../src/store/transfers.js";
 import { decode, httpRequest, text } from "./helpers/http.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import {

@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connectRedis, type TrackerRedis } from "../src/redis.js";
-import { activateTransfer, type TransferStore } from "../src/transfers.js";
+import { connectRedis, type TrackerRedis } from "../src/store/redis.js";
+import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { hexOf, startTestTracker, type TestTracker } from "./helpers/tracker.js";
 import { makeTorrent } from "./helpers/torrent.js";

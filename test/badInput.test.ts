@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { QUERY_LIMITS, QueryError, decodeQuery } from "../src/query.js";
+import { QUERY_LIMITS, QueryError, decodeQuery } from "../src/wire/query.js";
 import { decode, httpRequest, percentEncode, text, type RawResponse } from "./helpers/http.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { announce, hexOf, peer, randomInfoHash, startTestTracker, type TestTracker } from "./helpers/tracker.js";

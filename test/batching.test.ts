@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { batchedWhileBusy } from "../src/batching.js";
+import { batchedWhileBusy } from "../src/store/batching.js";
 
 /** A target whose calls stay pending until the test settles them, in order of arrival. */
 function controlledTarget() {

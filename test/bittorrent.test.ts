@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import bencode from "bencode";
-import { encodeAnnounce, type AnnounceReply } from "../src/bittorrent.js";
+import { encodeAnnounce, type AnnounceReply } from "../src/wire/bittorrent.js";
 
 describe("announce reply encoding", () => {
   const peers = (count: number, size: number, fill: number) => Buffer.alloc(count * size, fill);

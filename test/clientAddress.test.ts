@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RESP_TYPES } from "redis";
-import { formatIp } from "../src/ip.js";
+import { formatIp } from "../src/net/ip.js";
 import { decode, httpRequest, text } from "./helpers/http.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { announceQuery, hexOf, peer, randomInfoHash, startTestTracker, type TestTracker } from "./helpers/tracker.js";

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connectRedis, type TrackerRedis } from "../src/redis.js";
-import { activateTransfer, type TransferStore } from "../src/transfers.js";
+import { connectRedis, type TrackerRedis } from "../src/store/redis.js";
+import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { announce, hexOf, peer, peersOf, randomInfoHash, spawnTracker } from "./helpers/tracker.js";
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ConfigError, loadConfig, redisUrl, type Config } from "../src/config.js";
+import { ConfigError, loadConfig, redisUrl, type Config } from "../src/config/config.js";
 import { log } from "../src/log.js";
 import { runCli } from "./helpers/cli.js";
 

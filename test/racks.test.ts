@@ -5,14 +5,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GLOBAL_KEYS, rackCacheKey } from "../src/keys.js";
+import { GLOBAL_KEYS, rackCacheKey } from "../src/store/keys.js";
 import { RackChain, type ChainLink, type RackCacheStore } from "../src/racks/chain.js";
 import { httpResolver } from "../src/racks/http.js";
 import { FLAT_LOCATION, MAX_LOCATION_LENGTH, sanitizeLocation } from "../src/racks/location.js";
 import { moduleResolver } from "../src/racks/module.js";
 import { StaticRackMap, parseRackMap } from "../src/racks/static.js";
 import { subnetResolver } from "../src/racks/subnet.js";
-import { connectRedis, type TrackerRedis } from "../src/redis.js";
+import { connectRedis, type TrackerRedis } from "../src/store/redis.js";
 import { freePort, startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { decode, httpRequest, text } from "./helpers/http.js";
-import { SCRIPTS } from "../src/scripts.js";
+import { SCRIPTS } from "../src/store/scripts.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import {
   announce,

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { transferKeys, type TransferKeys } from "../src/keys.js";
-import { connectRedis, scriptRunner, type TrackerRedis } from "../src/redis.js";
+import { transferKeys, type TransferKeys } from "../src/store/keys.js";
+import { connectRedis, scriptRunner, type TrackerRedis } from "../src/store/redis.js";
 import {
   runActivate,
   runAnnounce,
   type AnnouncePolicy,
   type AnnounceRequest,
   type ScriptRunner,
-} from "../src/scripts.js";
+} from "../src/store/scripts.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { hexOf, randomInfoHash } from "./helpers/tracker.js";
 

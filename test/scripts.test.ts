@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RedisArgument } from "redis";
-import { rackKey, transferKeys } from "../src/keys.js";
-import { LUA_DIR, loadLuaScript } from "../src/luaScripts.js";
+import { rackKey, transferKeys } from "../src/store/keys.js";
+import { LUA_DIR, loadLuaScript } from "../src/store/luaScripts.js";
 import { sanitizeLocation } from "../src/racks/location.js";
-import { connectRedis, loadScripts, scriptRunner, type TrackerRedis } from "../src/redis.js";
+import { connectRedis, loadScripts, scriptRunner, type TrackerRedis } from "../src/store/redis.js";
 import {
   SCRIPTS,
   runActivate,
@@ -19,7 +19,7 @@ import {
   type AnnounceRequest,
   type ScriptName,
   type ScriptRunner,
-} from "../src/scripts.js";
+} from "../src/store/scripts.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { announce, hexOf, peer, randomInfoHash, startTestTracker, type TestTracker } from "./helpers/tracker.js";
 
@@ -87,7 +87,7 @@ describe("Lua script contract", () => {
     }
   });
 
-  it("has one wrapper in src/scripts.ts per script file, and a file per wrapper", () => {
+  it("has one wrapper in src/store/scripts.ts per script file, and a file per wrapper", () => {
     assert.ok(files.length > 0, "no scripts found in lua/");
     assert.deepEqual(files.map((f) => f.name).sort(), Object.keys(SCRIPTS).sort());
     assert.equal(new Set(files.map((f) => f.name)).size, files.length, "two files for one script name");
@@ -97,7 +97,7 @@ describe("Lua script contract", () => {
     describe(`lua/${script.file}`, () => {
       const name = script.name as ScriptName;
 
-      it("loads into Redis under the SHA src/scripts.ts computes", async () => {
+      it("loads into Redis under the SHA src/store/scripts.ts computes", async () => {
         const source = loadLuaScript(name).source;
         assert.equal(SCRIPTS[name].SCRIPT, source);
         assert.equal(SCRIPTS[name].SHA1, sha1(source));
@@ -235,7 +235,7 @@ function request(ip: string, rack: string, left = 100n, port = 6881): AnnounceRe
   };
 }
 
-describe("rack keys: Lua builds the keys src/keys.ts names", () => {
+describe("rack keys: Lua builds the keys src/store/keys.ts names", () => {
   let redis: TestRedis;
   let admin: TrackerRedis;
   let tracker: TestTracker;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { parseInfoHashHex, summarizeTorrent } from "../src/torrentFile.js";
+import { parseInfoHashHex, summarizeTorrent } from "../src/wire/torrentFile.js";
 import { makeTorrent } from "./helpers/torrent.js";
 
 const sha1Hex = (bytes: Uint8Array) => createHash("sha1").update(bytes).digest("hex").toUpperCase();

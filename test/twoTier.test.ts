@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { activateTransfer, type TransferStore } from "../src/transfers.js";
+import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
 import {
   addressOf,
   announce,

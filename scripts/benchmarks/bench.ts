@@ -3,8 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startEmbeddedRedis, type EmbeddedRedis } from "../../src/embeddedRedis.js";
-import { freePort, portAccepts } from "../../src/ports.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "../../src/store/embeddedRedis.js";
+import { freePort, portAccepts } from "../../src/net/ports.js";
 
 /** What every workload gets: run size, a scratch directory, and where to report progress. */
 export interface BenchContext {

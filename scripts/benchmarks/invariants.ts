@@ -1,7 +1,7 @@
 import { Agent, request } from "node:http";
 import bencode from "bencode";
 import { createClient } from "redis";
-import { rackKey, transferKeys } from "../../src/keys.js";
+import { rackKey, transferKeys } from "../../src/store/keys.js";
 import { mixInfoHash } from "./wrk.js";
 
 /** Violations of the two-tier rules seen while the checker ran. */

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { sleep, startRedis, startTracker, type BenchContext, type Table, type Workload } from "./bench.js";
-import { transferKeys } from "../../src/keys.js";
+import { transferKeys } from "../../src/store/keys.js";
 import {
   HOSTS_PER_RACK,
   PAYLOAD_BYTES,

@@ -1,5 +1,5 @@
 import { createClient, RESP_TYPES } from "redis";
-import { transferKeys } from "../../src/keys.js";
+import { transferKeys } from "../../src/store/keys.js";
 import {
   SCRIPTS,
   runActivate,
@@ -7,7 +7,7 @@ import {
   type AnnouncePolicy,
   type Role,
   type ScriptRunner,
-} from "../../src/scripts.js";
+} from "../../src/store/scripts.js";
 
 /** Hosts per rack, as in a rack of 1U servers behind one top-of-rack switch. */
 export const HOSTS_PER_RACK = 40;

@@ -13,7 +13,7 @@ import {
   type Table,
   type Workload,
 } from "./bench.js";
-import { freePort } from "../../src/ports.js";
+import { freePort } from "../../src/net/ports.js";
 import { commandStats } from "./swarmLoad.js";
 import { InvariantChecker, type InvariantCounts } from "./invariants.js";
 import { totalCpuSeconds } from "./processCpu.js";

@@ -1,4 +1,4 @@
-import { rackCacheKey, GLOBAL_KEYS } from "../keys.js";
+import { rackCacheKey, GLOBAL_KEYS } from "../store/keys.js";
 import { log } from "../log.js";
 import { FLAT_LOCATION, sanitizeLocation, type Resolver } from "./location.js";
 

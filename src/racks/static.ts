@@ -1,5 +1,5 @@
 import { readFileSync, watch, type FSWatcher } from "node:fs";
-import { cidrContains, parseCidr, parseIp, type Cidr } from "../ip.js";
+import { cidrContains, parseCidr, parseIp, type Cidr } from "../net/ip.js";
 import { log } from "../log.js";
 import type { Resolver } from "./location.js";
 

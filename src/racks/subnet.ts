@@ -1,4 +1,4 @@
-import { networkOf, parseIp } from "../ip.js";
+import { networkOf, parseIp } from "../net/ip.js";
 import type { Resolver } from "./location.js";
 
 /** The last resolver of every chain: the client's network at a fixed prefix length. */

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { startEmbeddedRedis, type EmbeddedRedis } from "../../src/embeddedRedis.js";
-import { freePort } from "../../src/ports.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "../../src/store/embeddedRedis.js";
+import { freePort } from "../../src/net/ports.js";
 
 export { freePort };
 

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
-import { parseSettings, type Config } from "../../src/config.js";
-import { connectRedis, type TrackerRedis } from "../../src/redis.js";
+import { parseSettings, type Config } from "../../src/config/config.js";
+import { connectRedis, type TrackerRedis } from "../../src/store/redis.js";
 import { startTracker, type RunningTracker } from "../../src/server.js";
-import { formatIp, parseIp } from "../../src/ip.js";
+import { formatIp, parseIp } from "../../src/net/ip.js";
 import { decode, httpRequest, percentEncode, type Decoded } from "./http.js";
 import { freePort, startTestRedis, type TestRedis } from "./redisServer.js";
 

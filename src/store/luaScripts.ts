@@ -4,7 +4,7 @@ import { join } from "node:path";
 
 /** The lua/ directory, found from this module whether it runs from src/ or dist/src/. */
 export const LUA_DIR = fileURLToPath(
-  new URL(import.meta.url.includes("/dist/") ? "../../lua/" : "../lua/", import.meta.url),
+  new URL(import.meta.url.includes("/dist/") ? "../../../lua/" : "../../lua/", import.meta.url),
 );
 
 const INCLUDE = /^-- @include (\S+)\s*$/gm;

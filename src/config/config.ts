@@ -1,16 +1,9 @@
 import { z } from "zod";
-import { parseCidr } from "./ip.js";
-import { log } from "./log.js";
-import {
-  ConfigError,
-  flagName,
-  readConfigFile,
-  readEnvironment,
-  readFlags,
-  type RawSettings,
-} from "./configSources.js";
+import { parseCidr } from "../net/ip.js";
+import { log } from "../log.js";
+import { ConfigError, flagName, readConfigFile, readEnvironment, readFlags, type RawSettings } from "./sources.js";
 
-export { ConfigError } from "./configSources.js";
+export { ConfigError } from "./sources.js";
 
 const bool = z
   .string()

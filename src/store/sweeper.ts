@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { GLOBAL_KEYS, transferKeys } from "./keys.js";
-import { log } from "./log.js";
+import { log } from "../log.js";
 import { runSweep, type ScriptRunner } from "./scripts.js";
 
 /** The part of a Redis client the sweep uses besides its script. */

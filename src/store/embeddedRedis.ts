@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { log } from "./log.js";
-import { portAccepts } from "./ports.js";
+import { log } from "../log.js";
+import { portAccepts } from "../net/ports.js";
 
 /** The redis.conf shipped at the top of the repository. */
 export const REDIS_CONF = fileURLToPath(
-  new URL(import.meta.url.includes("/dist/") ? "../../redis.conf" : "../redis.conf", import.meta.url),
+  new URL(import.meta.url.includes("/dist/") ? "../../../redis.conf" : "../../redis.conf", import.meta.url),
 );
 
 /** A redis-server child process and how to stop it. */

@@ -7,11 +7,11 @@ import {
   SocketClosedUnexpectedlyError,
   TimeoutError,
 } from "redis";
-import { ClientError, encodeFailure } from "./bittorrent.js";
-import { StorageTimeoutError } from "./deadline.js";
-import { QueryError } from "./query.js";
-import type { Tracker } from "./tracker.js";
-import { log } from "./log.js";
+import { ClientError, encodeFailure } from "../wire/bittorrent.js";
+import { StorageTimeoutError } from "../store/deadline.js";
+import { QueryError } from "../wire/query.js";
+import type { Tracker } from "../tracker.js";
+import { log } from "../log.js";
 
 /** How long a client should wait after a failure that is ours, not its own. */
 const RETRY_AFTER_SECONDS = 30;

@@ -1,5 +1,5 @@
-import { cidrContains, parseCidr, parseIp, type Cidr, type IpBytes } from "./ip.js";
-import { ClientError } from "./bittorrent.js";
+import { cidrContains, parseCidr, parseIp, type Cidr, type IpBytes } from "../net/ip.js";
+import { ClientError } from "../wire/bittorrent.js";
 
 /** How to find the client's address: the socket, or a trusted proxy's headers. */
 export interface AddressPolicy {

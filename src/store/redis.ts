@@ -1,6 +1,6 @@
 import { createClient, RESP_TYPES } from "redis";
 import { SCRIPTS, type ScriptRunner } from "./scripts.js";
-import { log } from "./log.js";
+import { log } from "../log.js";
 
 /** Options for connecting; the command timeout bounds every call so a dead Redis fails fast. */
 export interface RedisOptions {
