@@ -15,6 +15,10 @@ import { moduleResolver } from "./racks/module.js";
 import { StaticRackMap } from "./racks/static.js";
 import { subnetResolver } from "./racks/subnet.js";
 import { connectRedis, loadScripts } from "./store/redis.js";
+import { migrateLegacyKeys } from "./store/migrate.js";
+import { createApi } from "./http/api/routes.js";
+import { loadAdminToken } from "./http/api/auth.js";
+import { parseListenAddress } from "./config/config.js";
 import { startSweeper } from "./store/sweeper.js";
 import { createTracker, type TrackerStore } from "./tracker.js";
 
@@ -22,21 +26,13 @@ import { createTracker, type TrackerStore } from "./tracker.js";
 const FIRST_CONNECT_MS = 10_000;
 
 /** The Redis calls the tracker and its rack cache make, each under a deadline. */
-const STORE_METHODS = [
-  "announce",
-  "sweep",
-  "activate",
-  "deactivate",
-  "sAdd",
-  "sMembers",
-  "hmGet",
-  "get",
-  "set",
-] as const;
+const STORE_METHODS = ["announce", "seen", "sAdd", "zAdd", "zRange", "hmGet", "get", "set"] as const;
 
 /** A running tracker: its HTTP port and how to stop everything it started. */
 export interface RunningTracker {
   readonly port: number;
+  /** The API's port: the announce port unless API_LISTEN moves it. */
+  readonly apiPort: number;
   close(): Promise<void>;
 }
 
@@ -80,6 +76,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     });
     cleanups.push(() => redis.close().catch(() => undefined));
     await loadScripts(redis);
+    await migrateLegacyKeys(redis);
     const client = redis as unknown as TrackerStore & RackCacheStore;
     // Announces go to Redis in batches while it is busy (see batching.ts); the rest at once.
     const calls = { ...wrapMethods(client, STORE_METHODS), ...batchedWhileBusy(client, ["announce"]) };
@@ -89,12 +86,26 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     const tracker = createTracker({ config, redis: store, racks: racks.chain });
     const stopSweeper = startSweeper(redis as never, config.PEER_TTL, config.SWEEP_INTERVAL);
     cleanups.push(stopSweeper);
-    const server = await listen(createApp(tracker).fetch, config.HOST, config.PORT);
+    // The API reads large replies (peer lists): its own connection keeps them from
+    // queueing ahead of announces, and gives every call the plain command timeout.
+    const apiRedis = await connectRedis({ url: redisUrl(config), commandTimeoutMs: config.REDIS_TIMEOUT_MS });
+    cleanups.push(() => apiRedis.close().catch(() => undefined));
+    const api = createApi({ config, redis: apiRedis, racks: racks.chain, token: loadAdminToken(config) });
+    const apiAddress = config.API_LISTEN === undefined ? undefined : parseListenAddress(config.API_LISTEN)!;
+    const server = await listen(createApp(tracker, apiAddress ? "elsewhere" : api).fetch, config.HOST, config.PORT);
     cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
     const port = (server.address() as AddressInfo).port;
+    let apiPort = port;
+    if (apiAddress) {
+      const apiServer = await listen(api.fetch, apiAddress.host, apiAddress.port);
+      cleanups.push(() => new Promise<void>((done) => apiServer.close(() => done())));
+      apiPort = (apiServer.address() as AddressInfo).port;
+      log.info(`p2ptracker API on http://${config.API_LISTEN}/api/v1`);
+    }
     log.info(`p2ptracker listening on http://${config.HOST}:${port}/announce (redis ${redisUrl(config)})`);
     return {
       port,
+      apiPort,
       async close() {
         for (const cleanup of cleanups.reverse()) await cleanup();
         await embedded?.stop();

@@ -14,12 +14,12 @@ import { formatIp } from "./net/ip.js";
 import { GLOBAL_KEYS, transferKeys } from "./store/keys.js";
 import { decodeQuery } from "./wire/query.js";
 import type { RackChain } from "./racks/chain.js";
-import { runAnnounce, type AnnounceResult, type ScriptRunner } from "./store/scripts.js";
+import { runAnnounce, runSeen, type AnnounceResult, type ScriptRunner } from "./store/scripts.js";
 
 /** The part of a Redis client the tracker uses besides its scripts. */
-export interface TrackerStore extends ScriptRunner {
-  sAdd(key: string, members: string | string[]): Promise<unknown>;
-  sMembers(key: string): Promise<unknown>;
+export interface TrackerStore extends Pick<ScriptRunner, "announce" | "seen"> {
+  zAdd(key: string, members: { score: number; value: string }): Promise<unknown>;
+  zRange(key: string, start: number, stop: number): Promise<unknown>;
   hmGet(key: string, fields: string[]): Promise<unknown>;
 }
 
@@ -55,7 +55,13 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
     rackAware: config.RACK_AWARE,
     pruneLimit: PRUNE_LIMIT,
   };
-  const remember = (key: string, members: string | string[]) => void redis.sAdd(key, members).catch(() => undefined);
+  // Index updates outside the transfer's slot: an announce never waits for them.
+  const noteSeen = (infoHashHex: string) =>
+    void runSeen(redis, GLOBAL_KEYS.seenTransfers, infoHashHex, config.SEEN_MAX).catch(() => undefined);
+  const noteActivated = (infoHashHex: string) =>
+    void redis
+      .zAdd(GLOBAL_KEYS.activeTransfers, { score: Math.floor(Date.now() / 1000), value: infoHashHex })
+      .catch(() => undefined);
 
   async function announce(rawQuery: string, sources: Omit<AddressSources, "ipParam">): Promise<Uint8Array> {
     const params = parseAnnounce(decodeQuery(rawQuery));
@@ -81,7 +87,7 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
       policy,
     );
     if (!result.active) {
-      remember(GLOBAL_KEYS.transfers, infoHashHex);
+      noteSeen(infoHashHex);
       return encodeAnnounce({
         interval: config.PASSIVE_INTERVAL,
         minInterval: config.PASSIVE_INTERVAL,
@@ -92,10 +98,7 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
         warning: `transfer ${infoHashHex} is not registered with this tracker`,
       });
     }
-    if (result.activated) {
-      remember(GLOBAL_KEYS.transfers, infoHashHex);
-      remember(GLOBAL_KEYS.activeTransfers, infoHashHex);
-    }
+    if (result.activated) noteActivated(infoHashHex);
     const reply = {
       interval: config.ACTIVE_INTERVAL,
       minInterval: config.MIN_INTERVAL,
@@ -111,7 +114,7 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
     let hashes = parseScrape(decodeQuery(rawQuery), MAX_SCRAPE_HASHES).map((h) => hex(h).toUpperCase());
     if (hashes.length === 0) {
       if (!config.FULL_SCRAPE) throw new ClientError("full scrape is disabled: give one or more info_hash");
-      hashes = ((await redis.sMembers(GLOBAL_KEYS.activeTransfers)) as Buffer[]).map((h) => h.toString());
+      hashes = ((await redis.zRange(GLOBAL_KEYS.activeTransfers, 0, -1)) as Buffer[]).map((h) => h.toString());
     }
     const files = await Promise.all(
       hashes.map(async (infoHashHex): Promise<ScrapeCounts | undefined> => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { eventually } from "./helpers/wait.js";
 import { after, before, describe, it } from "node:test";
 import { activateTransfer } from "../src/store/transfers.js";
 import { connectRedis, type TrackerRedis } from "../src/store/redis.js";
@@ -110,8 +111,11 @@ describe("announce and scrape over HTTP", () => {
     assert.equal(peersOf(reply).length, 0);
     assert.equal(reply.interval, tracker.config.PASSIVE_INTERVAL);
     assert.match(text(reply["warning message"]), new RegExp(`${hex} is not registered`));
-    assert.equal(await redis.client.sIsMember("transfers", hex), 1);
-    assert.equal(await redis.client.sIsMember("active_transfers", hex), 0);
+    await eventually(
+      "listed in transfers:seen",
+      async () => (await redis.client.zScore("transfers:seen", hex)) !== null,
+    );
+    assert.equal(await redis.client.zScore("transfers:active", hex), null);
     assert.deepEqual(await redis.client.keys(`{${hex}}*`), []);
   });
 

@@ -190,12 +190,13 @@ describe("malformed announces and scrapes", () => {
   let redis: TestRedis;
   let tracker: TestTracker;
 
-  /** Every key, and the members of the global sets: what a wrongly accepted request would change. */
+  /** Every key, and the members of the global indexes: what a wrongly accepted request would change. */
   const storedState = async () => ({
     keys: [...(await redis.client.keys("*"))].sort(),
-    sets: await Promise.all(
-      ["transfers", "active_transfers", "racks"].map(async (key) => [...(await redis.client.sMembers(key))].sort()),
+    indexes: await Promise.all(
+      ["transfers:active", "transfers:seen"].map((key) => redis.client.zRangeWithScores(key, 0, -1)),
     ),
+    racks: [...(await redis.client.sMembers("racks"))].sort(),
   });
 
   /** Sends a bad request and checks the bencoded failure and that Redis did not change. */

@@ -1,3 +1,4 @@
+import { RESP_TYPES } from "redis";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -175,7 +176,7 @@ describe("p2ptracker command line", () => {
         assert.equal(unregistered.interval, 300, "PASSIVE_INTERVAL from the file");
 
         const infoHash = randomInfoHash();
-        const activated = await runCli(["transfer", "activate", hexOf(infoHash), "--config", cfg]);
+        const activated = await runCli(["bootstrap", "activate", hexOf(infoHash), "--config", cfg]);
         assert.equal(activated.code, 0, activated.stderr);
         const { first, reply } = await twoPeers(tracker, infoHash, "10.80.1");
         assertServed(reply, first);
@@ -227,7 +228,7 @@ describe("p2ptracker command line", () => {
           assert.deepEqual(await client.configGet("appendonly"), { appendonly: "yes" }, "redis.conf was used");
 
           const infoHash = randomInfoHash();
-          const activated = await runCli(["transfer", "activate", hexOf(infoHash), "--redisport", String(redisPort)]);
+          const activated = await runCli(["bootstrap", "activate", hexOf(infoHash), "--redisport", String(redisPort)]);
           assert.equal(activated.code, 0, activated.stderr);
           const { first, reply } = await twoPeers(tracker, infoHash, "10.81.0");
           assertServed(reply, first);
@@ -256,7 +257,7 @@ describe("p2ptracker command line", () => {
     });
   });
 
-  describe("transfer activate / deactivate", () => {
+  describe("bootstrap activate / deactivate (straight to Redis)", () => {
     let tracker: TestTracker;
 
     before(async () => {
@@ -281,7 +282,7 @@ describe("p2ptracker command line", () => {
       assert.match(text(before["warning message"]), NOT_REGISTERED, "not registered before activation");
 
       const started = Math.floor(Date.now() / 1000);
-      const result = await runCli(["transfer", "activate", path, "--redis-url", redis.url]);
+      const result = await runCli(["bootstrap", "activate", path, "--redis-url", redis.url]);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${hex} (release-1.2.3.tar, 40000 bytes): activated\n`);
 
@@ -291,13 +292,16 @@ describe("p2ptracker command line", () => {
       assert.equal(info.length, "40000");
       const registered = Number(info.registered);
       assert.ok(registered >= started - 1 && registered <= started + 30, `registered = ${info.registered}`);
-      assert.equal(await redis.client.sIsMember("active_transfers", hex), 1);
-      assert.equal(await redis.client.sIsMember("transfers", hex), 1);
+      assert.equal(info.piece_length, "16384");
+      assert.equal(info.files, "1");
+      const stored = await redis.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(`{${hex}}:torrent`);
+      assert.deepEqual(stored, Buffer.from(torrent.bytes), "the .torrent is stored");
+      assert.notEqual(await redis.client.zScore("transfers:active", hex), null);
 
       const { first, reply } = await twoPeers(tracker, torrent.infoHash, "10.82.1");
       assertServed(reply, first);
 
-      const again = await runCli(["transfer", "activate", path, "--redis-url", redis.url]);
+      const again = await runCli(["bootstrap", "activate", path, "--redis-url", redis.url]);
       assert.equal(again.code, 0, again.stderr);
       assert.equal(again.stdout, `${hex} (release-1.2.3.tar, 40000 bytes): already active\n`);
     });
@@ -305,13 +309,13 @@ describe("p2ptracker command line", () => {
     it("activate <40 hex> (any case, Redis from P2PTRACKER_REDIS_URL) registers the bare hash", async () => {
       const infoHash = randomInfoHash();
       const hex = hexOf(infoHash);
-      const result = await runCli(["transfer", "activate", hex.toLowerCase()], { P2PTRACKER_REDIS_URL: redis.url });
+      const result = await runCli(["bootstrap", "activate", hex.toLowerCase()], { P2PTRACKER_REDIS_URL: redis.url });
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${hex}: activated\n`);
       const info = await redis.client.hGetAll(`{${hex}}:info`);
       assert.equal(info.active, "1");
       assert.equal(info.name, undefined, "no name without a .torrent");
-      assert.equal(await redis.client.sIsMember("active_transfers", hex), 1);
+      assert.notEqual(await redis.client.zScore("transfers:active", hex), null);
       const { first, reply } = await twoPeers(tracker, infoHash, "10.83.0");
       assertServed(reply, first);
     });
@@ -319,28 +323,30 @@ describe("p2ptracker command line", () => {
     it("deactivate <hex> ends the transfer: announces get the warning and the passive interval", async () => {
       const infoHash = randomInfoHash();
       const hex = hexOf(infoHash);
-      const activated = await runCli(["transfer", "activate", hex, "--redis-url", redis.url]);
+      const activated = await runCli(["bootstrap", "activate", hex, "--redis-url", redis.url]);
       assert.equal(activated.code, 0, activated.stderr);
       const { first, reply } = await twoPeers(tracker, infoHash, "10.84.0");
       assertServed(reply, first);
 
       // Flags may stand anywhere, before the target too.
-      const result = await runCli(["transfer", "--redis-url", redis.url, "deactivate", hex]);
+      const result = await runCli(["bootstrap", "--redis-url", redis.url, "deactivate", hex]);
       assert.equal(result.code, 0, result.stderr);
-      assert.equal(result.stdout, `${hex}: deactivated, 2 peers dropped\n`);
-      const info = await redis.client.hGetAll(`{${hex}}:info`);
+      const archived = /^([0-9A-F]{40}): deactivated, archived as (\d{8}T\d{6}Z) with 2 peers\n$/.exec(result.stdout);
+      assert.ok(archived, result.stdout);
+      assert.equal(archived[1], hex);
+      const info = await redis.client.hGetAll(`archive:${archived[2]}:{${hex}}:info`);
       assert.equal(info.active, "0");
       assert.ok(Number(info.deregistered) > 0, "deregistered time recorded");
-      assert.equal(await redis.client.sIsMember("active_transfers", hex), 0);
-      assert.equal(await redis.client.sIsMember("transfers", hex), 1, "history stays");
-      assert.equal(await redis.client.exists(`{${hex}}:peers`), 0, "swarm dropped");
+      assert.equal(await redis.client.hLen(`archive:${archived[2]}:{${hex}}:peers`), 2, "the swarm is archived");
+      assert.deepEqual(await redis.client.keys(`{${hex}}*`), [], "no live key is left");
+      assert.equal(await redis.client.zScore("transfers:active", hex), null);
 
       const after = await announce(tracker, infoHash, peer("10.84.0.3"));
       assert.match(text(after["warning message"]), NOT_REGISTERED);
       assert.equal(after.interval, tracker.config.PASSIVE_INTERVAL);
       assert.deepEqual(peersOf(after), []);
 
-      const again = await runCli(["transfer", "deactivate", hex.toLowerCase(), "--redis-url", redis.url]);
+      const again = await runCli(["bootstrap", "deactivate", hex.toLowerCase(), "--redis-url", redis.url]);
       assert.equal(again.code, 0, again.stderr);
       assert.equal(again.stdout, `${hex}: was not active\n`);
     });
@@ -350,28 +356,32 @@ describe("p2ptracker command line", () => {
       const usage: Array<[string, string[], string]> = [
         [
           "missing .torrent file",
-          ["transfer", "activate", "/nonexistent/release.torrent"],
+          ["bootstrap", "activate", "/nonexistent/release.torrent"],
           'p2ptracker: "/nonexistent/release.torrent" is neither an info hash (40 hex digits) nor a readable .torrent file',
         ],
         [
           "39 hex digits",
-          ["transfer", "deactivate", hex.slice(1)],
+          ["bootstrap", "deactivate", hex.slice(1)],
           `p2ptracker: "${hex.slice(1)}" is not an info hash (40 hex digits)`,
         ],
         [
           "41 hex digits",
-          ["transfer", "deactivate", `${hex}0`],
+          ["bootstrap", "deactivate", `${hex}0`],
           `p2ptracker: "${hex}0" is not an info hash (40 hex digits)`,
         ],
         [
           "a non-hex digit",
-          ["transfer", "deactivate", `${hex.slice(1)}G`],
+          ["bootstrap", "deactivate", `${hex.slice(1)}G`],
           `p2ptracker: "${hex.slice(1)}G" is not an info hash (40 hex digits)`,
         ],
-        ["unknown transfer subcommand", ["transfer", "remove", hex], 'p2ptracker: unknown transfer command "remove"'],
-        ["no transfer subcommand", ["transfer"], "p2ptracker: transfer needs activate or deactivate"],
-        ["no target", ["transfer", "activate"], "p2ptracker: transfer activate needs a target"],
-        ["two targets", ["transfer", "activate", hex, hex], `p2ptracker: unexpected argument "${hex}"`],
+        [
+          "unknown bootstrap subcommand",
+          ["bootstrap", "remove", hex],
+          'p2ptracker: unknown bootstrap command "remove"',
+        ],
+        ["no bootstrap subcommand", ["bootstrap"], "p2ptracker: bootstrap needs activate or deactivate"],
+        ["no target", ["bootstrap", "activate"], "p2ptracker: bootstrap activate needs a target"],
+        ["two targets", ["bootstrap", "activate", hex, hex], `p2ptracker: unexpected argument "${hex}"`],
         ["unknown command", ["register", hex], 'p2ptracker: unknown command "register"'],
       ];
       for (const [label, args, message] of usage) {
@@ -388,13 +398,16 @@ describe("p2ptracker command line", () => {
       it("a file that is not a .torrent", async () => {
         const path = join(dir, "not-a-torrent.torrent");
         writeFileSync(path, "just some text\n");
-        const result = await runCli(["transfer", "activate", path, "--redis-url", redis.url]);
+        const result = await runCli(["bootstrap", "activate", path, "--redis-url", redis.url]);
         assert.equal(result.code, 1);
-        assert.match(result.stderr, /^p2ptracker: not a bencoded \.torrent \([^\n]*\)\n$/);
+        assert.equal(
+          result.stderr,
+          `p2ptracker: ${path}: not a valid .torrent: it must start with a dictionary ('d')\n`,
+        );
       });
 
       it("a bad setting after the target", async () => {
-        const result = await runCli(["transfer", "activate", hex, "--redis-url", "localhost:6379"]);
+        const result = await runCli(["bootstrap", "activate", hex, "--redis-url", "localhost:6379"]);
         assert.equal(result.code, 1);
         assert.equal(
           result.stderr,
@@ -405,7 +418,7 @@ describe("p2ptracker command line", () => {
       it("an unreachable Redis fails at once instead of waiting forever", async () => {
         const closed = await freePort();
         const started = Date.now();
-        const result = await runCli(["transfer", "activate", hex, "--redis-url", `redis://127.0.0.1:${closed}`]);
+        const result = await runCli(["bootstrap", "activate", hex, "--redis-url", `redis://127.0.0.1:${closed}`]);
         assert.equal(result.code, 1);
         assert.match(result.stderr, new RegExp(`p2ptracker: cannot reach Redis at redis://127.0.0.1:${closed}: `));
         assert.ok(Date.now() - started < 10_000, "did not hang");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RedisArgument } from "redis";
-import { rackKey, transferKeys } from "../src/store/keys.js";
+import { ARCHIVE_KEY_PREFIX, GLOBAL_KEYS, rackKey, transferKeys } from "../src/store/keys.js";
 import { LUA_DIR, loadLuaScript } from "../src/store/luaScripts.js";
 import { sanitizeLocation } from "../src/racks/location.js";
 import { connectRedis, loadScripts, scriptRunner, type TrackerRedis } from "../src/store/redis.js";
@@ -13,7 +13,8 @@ import {
   SCRIPTS,
   runActivate,
   runAnnounce,
-  runDeactivate,
+  runArchive,
+  runSeen,
   runSweep,
   type AnnouncePolicy,
   type AnnounceRequest,
@@ -194,14 +195,17 @@ describe("Lua script contract", () => {
     const runner: ScriptRunner = {
       announce: record("announce"),
       sweep: record("sweep"),
-      activate: record("activate"),
-      deactivate: record("deactivate"),
+      register: record("register"),
+      archive: record("archive"),
+      seen: record("seen"),
     };
-    const keys = transferKeys(hexOf(randomInfoHash()));
+    const hex = hexOf(randomInfoHash());
+    const keys = transferKeys(hex);
     await runActivate(runner, keys, "t", "1");
     await runAnnounce(runner, keys, request("10.0.0.1", "r1"), POLICY, 1);
     await runSweep(runner, keys, 600, 100);
-    await runDeactivate(runner, keys);
+    await runArchive(runner, keys, ARCHIVE_KEY_PREFIX, 600);
+    await runSeen(runner, GLOBAL_KEYS.seenTransfers, hex, 10);
     for (const file of files) {
       assert.deepEqual(calls.get(file.name), { keys: file.n, args: declared(file.header, "ARGV").length }, file.name);
     }
@@ -210,8 +214,8 @@ describe("Lua script contract", () => {
   it("the wrapper refuses a wrong number of keys before reaching Redis", async () => {
     const keys = transferKeys(hexOf(randomInfoHash()));
     await assert.rejects(
-      async () => scriptRunner(admin).activate([keys.info, keys.peers], ["", ""]),
-      /activate takes 1 keys, got 2/,
+      async () => scriptRunner(admin).register([keys.info], ["", "", "", "", ""]),
+      /register takes 2 keys, got 1/,
     );
     assert.equal(await redis.client.exists(keys.info), 0);
   });
@@ -282,9 +286,9 @@ describe("rack keys: Lua builds the keys src/store/keys.ts names", () => {
       ].sort(),
     );
     assert.deepEqual(await redis.client.sMembers(keys.racks), [rack]);
-    const result = await runDeactivate(runner, keys);
-    assert.equal(result.peersRemoved, 2);
-    assert.deepEqual(await keysOf(hex), [keys.info], "deactivate deletes the rack keys by the same names");
+    const result = await runArchive(runner, keys, ARCHIVE_KEY_PREFIX, 600);
+    assert.equal(result.status, "archived");
+    assert.deepEqual(await keysOf(hex), [], "archive moves the rack keys by the same names");
   });
 
   it("sweep finds and drops rack keys by the same names", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { eventually } from "./helpers/wait.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -276,6 +277,8 @@ describe("flat mode (RACK_AWARE off)", () => {
     const hex = hexOf(infoHash);
     assert.equal(await f.redis.client.zCard(`{${hex}}:RL`), 0);
     assert.deepEqual(await f.redis.client.keys(`{${hex}}:rack:*:R`), []);
-    assert.equal(await f.redis.client.sIsMember("active_transfers", hex), 1, "AUTO_ACTIVATE registered it");
+    await eventually("AUTO_ACTIVATE lists it in transfers:active", async () => {
+      return (await f.redis.client.zScore("transfers:active", hex)) !== null;
+    });
   });
 });

@@ -91,8 +91,35 @@ const SETTINGS = {
   SUBNET_PREFIX_V6: { schema: int(0, 128), default: "64" },
   RACK_CACHE_TTL: { schema: int(1, 86400), default: "300" },
   SWEEP_INTERVAL: { schema: int(1, 86400), default: "60" },
+  ADMIN_TOKEN: {
+    schema: optionalText.refine((v) => v === undefined || v.length >= 16, "expected at least 16 characters"),
+    default: "",
+  },
+  ADMIN_TOKEN_FILE: { schema: optionalText, default: "" },
+  ADMIN_READS_NEED_TOKEN: { schema: bool, default: "false" },
+  API_LISTEN: {
+    schema: optionalText.refine(
+      (v) => v === undefined || parseListenAddress(v) !== undefined,
+      "expected host:port, e.g. 127.0.0.1:6970 or [::1]:6970",
+    ),
+    default: "",
+  },
+  ARCHIVE_TTL: { schema: int(60, 10 * 365 * 86400), default: String(30 * 86400) },
+  SEEN_MAX: { schema: int(0, 10_000_000), default: "10000" },
+  TORRENT_MAX_BYTES: { schema: int(1024, 1024 * 1024 * 1024), default: String(10 * 1024 * 1024) },
   DEBUG: { schema: bool, default: "false" },
 } as const;
+
+/** Settings whose values never appear in a message. */
+const SECRET_SETTINGS = new Set(["ADMIN_TOKEN"]);
+
+/** host:port (IPv6 in brackets) as API_LISTEN takes it; undefined when it is not that. */
+export function parseListenAddress(text: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[3]);
+  if (!match || port < 0 || port > 65535) return undefined;
+  return { host: match[1] ?? match[2]!, port };
+}
 
 type Settings = typeof SETTINGS;
 type Parsed = { [K in keyof Settings]: z.output<Settings[K]["schema"]> };
@@ -151,7 +178,8 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
       parsed[key] = result.data;
     } else {
       const expected = result.error.issues.map((issue) => issue.message).join("; ");
-      problems.push(`${key} = "${setting.value}" (${setting.source}): ${expected}`);
+      const shown = SECRET_SETTINGS.has(key) ? "(hidden)" : `"${setting.value}"`;
+      problems.push(`${key} = ${shown} (${setting.source}): ${expected}`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));

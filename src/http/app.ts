@@ -12,6 +12,12 @@ import { StorageTimeoutError } from "../store/deadline.js";
 import { QueryError } from "../wire/query.js";
 import type { Tracker } from "../tracker.js";
 import { log } from "../log.js";
+import { API_BASE } from "./api/routes.js";
+
+/** The operators' API as the app mounts it. */
+export interface ApiApp {
+  fetch(request: Request, env: unknown): Response | Promise<Response>;
+}
 
 /** How long a client should wait after a failure that is ours, not its own. */
 const RETRY_AFTER_SECONDS = 30;
@@ -52,8 +58,11 @@ function failure(c: Context, error: unknown) {
   );
 }
 
-/** The HTTP app: /announce and /scrape (with or without a trailing slash). */
-export function createApp(tracker: Tracker): Hono {
+/**
+ * The HTTP app: /announce and /scrape (with or without a trailing slash), and the
+ * operators' API under /api/v1 unless it listens elsewhere (API_LISTEN).
+ */
+export function createApp(tracker: Tracker, api: ApiApp | "elsewhere"): Hono {
   const app = new Hono();
 
   const announce = async (c: Context) => {
@@ -83,7 +92,13 @@ export function createApp(tracker: Tracker): Hono {
   app.all("/announce/", announce);
   app.all("/scrape", scrape);
   app.all("/scrape/", scrape);
-  app.notFound((c) => c.text("not found: this tracker serves /announce and /scrape\n", 404));
+  if (api === "elsewhere") {
+    app.all(`${API_BASE}/*`, (c) => c.json({ error: "the API listens on its own address here (API_LISTEN)" }, 404));
+  } else {
+    // Handed over whole, so the API answers its own unknown paths and errors in JSON.
+    app.all(`${API_BASE}/*`, (c) => api.fetch(c.req.raw, c.env));
+  }
+  app.notFound((c) => c.text("not found: this tracker serves /announce, /scrape and /api/v1\n", 404));
   app.onError((error, c) => failure(c, error));
   return app;
 }

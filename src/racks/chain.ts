@@ -56,6 +56,19 @@ export class RackChain {
     return this.#remember(sanitizeLocation(await this.fallback(ip)) ?? "unknown");
   }
 
+  /**
+   * Which link answers for `ip` and with what, as resolve() would decide it (cached answers
+   * included), without recording the location as one that clients announced from.
+   */
+  async explain(ip: string): Promise<{ location: string; resolver: string }> {
+    if (!this.rackAware) return { location: FLAT_LOCATION, resolver: "flat (RACK_AWARE is off)" };
+    for (const link of this.links) {
+      const location = link.external ? await this.#cached(link, ip) : await this.#direct(link, ip);
+      if (location !== undefined) return { location, resolver: link.name };
+    }
+    return { location: sanitizeLocation(await this.fallback(ip)) ?? "unknown", resolver: "subnet" };
+  }
+
   async #direct(link: ChainLink, ip: string): Promise<string | undefined> {
     try {
       return sanitizeLocation(await link.resolve(ip));

@@ -12,13 +12,19 @@ export interface TransferKeys {
   readonly repsLeeching: string;
   readonly repsSeeding: string;
   readonly origins: string;
+  /** The registered .torrent file. Not one of the swarm keys the announce script takes. */
+  readonly torrent: string;
   /** Prefix of the rack keys: <rackPrefix><rack>:L|S|R. Passed to scripts as ARGV. */
   readonly rackPrefix: string;
 }
 
-/** Keys of one transfer, given its info hash as 40 hex digits (any case). */
-export function transferKeys(infoHashHex: string): TransferKeys {
-  const tag = `{${infoHashHex.toUpperCase()}}`;
+/**
+ * Keys of one transfer, given its info hash as 40 hex digits (any case). With an archive
+ * prefix (archivePrefix()), the keys of that archive of the transfer: the same names behind
+ * the prefix, so the same hash tag and cluster slot.
+ */
+export function transferKeys(infoHashHex: string, archive = ""): TransferKeys {
+  const tag = `${archive}{${infoHashHex.toUpperCase()}}`;
   return {
     info: `${tag}:info`,
     peers: `${tag}:peers`,
@@ -26,6 +32,7 @@ export function transferKeys(infoHashHex: string): TransferKeys {
     repsLeeching: `${tag}:RL`,
     repsSeeding: `${tag}:RS`,
     origins: `${tag}:O`,
+    torrent: `${tag}:torrent`,
     rackPrefix: `${tag}:rack:`,
   };
 }
@@ -40,16 +47,34 @@ export function rackKey(infoHashHex: string, rack: string, set: "L" | "S" | "R")
   return `${transferKeys(infoHashHex).rackPrefix}${rack}:${set}`;
 }
 
+/** What every archived key starts with, before the archive's UTC time. */
+export const ARCHIVE_KEY_PREFIX = "archive:";
+
+/** The prefix of one archive's keys: archive:<stamp>: (stamp: UTC time, 20261128T053000Z). */
+export function archivePrefix(stamp: string): string {
+  return `${ARCHIVE_KEY_PREFIX}${stamp}:`;
+}
+
 /** Global keys: each lives outside any transfer's slot and no per-transfer script touches it. */
 export const GLOBAL_KEYS = {
-  /** set: every info hash ever announced or registered */
-  transfers: "transfers",
-  /** set: info hashes of active (registered) transfers */
-  activeTransfers: "active_transfers",
+  /** zset: info hashes of active (registered) transfers, by registration time (s) */
+  activeTransfers: "transfers:active",
+  /** zset: archives, member <stamp>:<INFOHASH>, by deactivation time (s) */
+  archivedTransfers: "transfers:archived",
+  /** zset: info hashes announced but never registered, by last seen (s), at most SEEN_MAX */
+  seenTransfers: "transfers:seen",
   /** set: every rack (location) a client was resolved to */
   racks: "racks",
   /** string: the sweep's lease, so one replica sweeps at a time */
   sweepLease: "sweep:lease",
+} as const;
+
+/** Keys of earlier versions, moved to their successors at startup (store/migrate.ts). */
+export const LEGACY_KEYS = {
+  /** set: every info hash ever announced or registered (unbounded: dropped) */
+  transfers: "transfers",
+  /** set: active info hashes (now the zset transfers:active) */
+  activeTransfers: "active_transfers",
 } as const;
 
 /** string with TTL: the location an external resolver gave for an IP address. */

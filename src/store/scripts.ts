@@ -22,8 +22,9 @@ function script(name: string) {
 export const SCRIPTS = {
   announce: script("announce"),
   sweep: script("sweep"),
-  activate: script("activate"),
-  deactivate: script("deactivate"),
+  register: script("register"),
+  archive: script("archive"),
+  seen: script("seen"),
 };
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -32,8 +33,9 @@ export type ScriptName = keyof typeof SCRIPTS;
 export interface ScriptRunner {
   announce(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
   sweep(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
-  activate(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
-  deactivate(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
+  register(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
+  archive(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
+  seen(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
 }
 
 /** What one announce asks of the announce script. */
@@ -78,7 +80,7 @@ const bit = (flag: boolean) => (flag ? "1" : "0");
 
 /** Runs the announce script; the only code that knows its argument and reply positions. */
 export async function runAnnounce(
-  redis: ScriptRunner,
+  redis: Pick<ScriptRunner, "announce">,
   keys: TransferKeys,
   request: AnnounceRequest,
   policy: AnnouncePolicy,
@@ -120,7 +122,7 @@ export async function runAnnounce(
 
 /** Runs one bounded sweep of a transfer; returns peers removed and whether more remain. */
 export async function runSweep(
-  redis: ScriptRunner,
+  redis: Pick<ScriptRunner, "sweep">,
   keys: TransferKeys,
   peerTtl: number,
   limit: number,
@@ -133,24 +135,82 @@ export async function runSweep(
   return { removed, more: more === 1 };
 }
 
-/** Marks a transfer active; returns true when it was not active before. */
+/** What registering a transfer stores about it; empty strings where it is unknown. */
+export interface Registration {
+  readonly name?: string;
+  readonly length?: string;
+  readonly pieceLength?: string;
+  readonly files?: string;
+  /** The .torrent file's bytes; absent for a bare info hash. */
+  readonly torrent?: Uint8Array;
+}
+
+/** The register script's verdict: see lua/register-2.lua. */
+export type RegisterStatus = "registered" | "torrent-added" | "unchanged" | "conflict";
+
+const REGISTER_STATUS: Record<number, RegisterStatus> = {
+  1: "registered",
+  2: "torrent-added",
+  0: "unchanged",
+  [-1]: "conflict",
+};
+
+/** Registers (activates) a transfer and stores its .torrent. */
+export async function runRegister(
+  redis: Pick<ScriptRunner, "register">,
+  keys: TransferKeys,
+  registration: Registration,
+): Promise<{ status: RegisterStatus; registered: number }> {
+  const torrent = registration.torrent;
+  const [status, registered] = (await redis.register(
+    [keys.info, keys.torrent],
+    [
+      registration.name ?? "",
+      registration.length ?? "",
+      registration.pieceLength ?? "",
+      registration.files ?? "",
+      torrent === undefined ? "" : Buffer.from(torrent.buffer, torrent.byteOffset, torrent.byteLength),
+    ],
+  )) as [number, number];
+  return { status: REGISTER_STATUS[status]!, registered };
+}
+
+/** Marks a transfer active by name and length only; returns true when it was not active before. */
 export async function runActivate(
-  redis: ScriptRunner,
+  redis: Pick<ScriptRunner, "register">,
   keys: TransferKeys,
   name: string,
   length: string,
 ): Promise<boolean> {
-  return (await redis.activate([keys.info], [name, length])) === 1;
+  return (await runRegister(redis, keys, { name, length })).status === "registered";
 }
 
-/** Deactivates a transfer and deletes its swarm. */
-export async function runDeactivate(
-  redis: ScriptRunner,
+/** The archive script's verdict: see lua/archive-7.lua. */
+export type ArchiveResult =
+  | { readonly status: "archived"; readonly stamp: string; readonly peers: number; readonly deregistered: number }
+  | { readonly status: "unknown" | "conflict" };
+
+/** Archives a transfer: renames its keys behind archive:<UTC time>: with a TTL. */
+export async function runArchive(
+  redis: Pick<ScriptRunner, "archive">,
   keys: TransferKeys,
-): Promise<{ wasActive: boolean; peersRemoved: number }> {
-  const [wasActive, peersRemoved] = (await redis.deactivate(transferKeyList(keys), [keys.rackPrefix])) as [
-    number,
-    number,
-  ];
-  return { wasActive: wasActive === 1, peersRemoved };
+  keyPrefix: string,
+  ttlSeconds: number,
+): Promise<ArchiveResult> {
+  const [status, stamp, peers, deregistered] = (await redis.archive(
+    [...transferKeyList(keys), keys.torrent],
+    [keys.rackPrefix, keyPrefix, String(ttlSeconds)],
+  )) as [number, Buffer | string, number, number];
+  if (status === 1) return { status: "archived", stamp: String(stamp), peers, deregistered };
+  return { status: status === 0 ? "unknown" : "conflict" };
+}
+
+/** Notes an announced but unregistered info hash in the bounded seen index. */
+export async function runSeen(
+  redis: Pick<ScriptRunner, "seen">,
+  seenKey: string,
+  infoHashHex: string,
+  seenMax: number,
+) {
+  return Number(await redis.seen([seenKey], [infoHashHex, String(seenMax)]));
 }

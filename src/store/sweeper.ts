@@ -5,7 +5,7 @@ import { runSweep, type ScriptRunner } from "./scripts.js";
 
 /** The part of a Redis client the sweep uses besides its script. */
 export interface SweepStore extends ScriptRunner {
-  sMembers(key: string): Promise<unknown>;
+  zRange(key: string, start: number, stop: number): Promise<unknown>;
   set(key: string, value: string, options: { NX: true; EX: number }): Promise<unknown>;
 }
 
@@ -13,7 +13,7 @@ const SWEEP_BATCH = 1000;
 
 /** Sweeps every active transfer once; returns the number of peers dropped. */
 export async function sweepAll(redis: SweepStore, peerTtl: number): Promise<number> {
-  const hashes = ((await redis.sMembers(GLOBAL_KEYS.activeTransfers)) as Array<Buffer | string>).map(String);
+  const hashes = ((await redis.zRange(GLOBAL_KEYS.activeTransfers, 0, -1)) as Array<Buffer | string>).map(String);
   let total = 0;
   for (const infoHashHex of hashes) {
     const keys = transferKeys(infoHashHex);

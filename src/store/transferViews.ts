@@ -1,0 +1,373 @@
+/**
+ * What the operators' API shows of transfers: read-only views built from the keys the
+ * scripts write. Reads go through pipelines on the API's own connection, so a large
+ * transfer's view never queues behind, or delays, announces.
+ */
+
+import { archivePrefix, GLOBAL_KEYS, transferKeys, type TransferKeys } from "./keys.js";
+import { addressText, parsePeerRecord, peerProgress, type PeerRecord } from "./peerRecords.js";
+import type { TrackerRedis } from "./redis.js";
+
+/** A live transfer, or one archive of it. */
+export interface TransferLocation {
+  readonly infoHashHex: string;
+  readonly keys: TransferKeys;
+  /** The archive's UTC stamp; undefined for the live transfer. */
+  readonly archive: string | undefined;
+}
+
+/** Where a transfer's keys are: live first, else the given archive, else its latest archive. */
+export async function locateTransfer(
+  redis: TrackerRedis,
+  infoHashHex: string,
+  archive?: string,
+): Promise<TransferLocation | undefined> {
+  if (archive === undefined) {
+    const live = transferKeys(infoHashHex);
+    if ((await redis.exists(live.info)) === 1) return { infoHashHex, keys: live, archive: undefined };
+    archive = await latestArchive(redis, infoHashHex);
+    if (archive === undefined) return undefined;
+  }
+  const keys = transferKeys(infoHashHex, archivePrefix(archive));
+  return (await redis.exists(keys.info)) === 1 ? { infoHashHex, keys, archive } : undefined;
+}
+
+async function latestArchive(redis: TrackerRedis, infoHashHex: string): Promise<string | undefined> {
+  let latest: string | undefined;
+  let cursor = "0";
+  do {
+    const page = await redis.zScan(GLOBAL_KEYS.archivedTransfers, cursor, { MATCH: `*:${infoHashHex}`, COUNT: 1000 });
+    cursor = String(page.cursor);
+    for (const { value } of page.members) {
+      const stamp = String(value).split(":")[0]!;
+      if (latest === undefined || stamp > latest) latest = stamp;
+    }
+  } while (cursor !== "0");
+  return latest;
+}
+
+/** One rack's share of a transfer. */
+export interface RackView {
+  readonly rack: string;
+  readonly peers: number;
+  readonly seeders: number;
+  readonly leechers: number;
+  /** Addresses (ip:port) of the rack's live representatives. */
+  readonly representatives: string[];
+  /** Mean progress of the rack's hosts that are not origins, 0 to 1; null with none. */
+  readonly progress: number | null;
+  /** Hosts of the rack that have completed (origins not counted). */
+  readonly done: number;
+}
+
+/** A transfer as the API shows it. */
+export interface TransferView {
+  readonly info_hash: string;
+  readonly active: boolean;
+  readonly archive: string | null;
+  readonly name: string | null;
+  readonly size: number | null;
+  readonly piece_length: number | null;
+  readonly files: number | null;
+  readonly torrent: boolean;
+  readonly registered: number | null;
+  readonly deregistered: number | null;
+  readonly peers: number;
+  readonly seeders: number;
+  readonly leechers: number;
+  readonly origins: number;
+  readonly completed: number;
+  readonly first_started: number | null;
+  readonly last_started: number | null;
+  readonly first_completed: number | null;
+  readonly last_completed: number | null;
+  readonly progress: number | null;
+  readonly racks?: RackView[];
+}
+
+const INFO_FIELDS = [
+  "active",
+  "registered",
+  "deregistered",
+  "name",
+  "length",
+  "piece_length",
+  "files",
+  "completed",
+  "first_started",
+  "last_started",
+  "first_completed",
+  "last_completed",
+] as const;
+
+type InfoFields = Record<(typeof INFO_FIELDS)[number], string | undefined>;
+
+async function readInfo(redis: TrackerRedis, keys: TransferKeys): Promise<InfoFields> {
+  const values = await redis.hmGet(keys.info, [...INFO_FIELDS]);
+  const info = {} as Record<string, string | undefined>;
+  INFO_FIELDS.forEach((field, i) => (info[field] = values[i] == null ? undefined : String(values[i])));
+  return info as InfoFields;
+}
+
+const numberOrNull = (text: string | undefined) => (text === undefined || text === "" ? null : Number(text));
+
+/**
+ * The moment peer liveness is judged at: now for a live transfer, the deactivation for
+ * an archive (its peers are shown as they stood then).
+ */
+async function liveCutoff(redis: TrackerRedis, info: InfoFields, peerTtl: number): Promise<number> {
+  const deregistered = numberOrNull(info.deregistered);
+  if (info.active !== "1" && deregistered !== null) return deregistered - peerTtl;
+  const [seconds] = await redis.time();
+  return Number(seconds) - peerTtl;
+}
+
+interface LivePeer {
+  readonly address: Buffer;
+  readonly record: PeerRecord;
+  readonly lastSeen: number;
+}
+
+/** The live peers of one rack and its live representatives, read in one pipeline. */
+async function readRacks(redis: TrackerRedis, keys: TransferKeys, cutoff: number) {
+  const racks = (await redis.sMembers(keys.racks)).map(String).sort();
+  const pipeline = redis.multi();
+  for (const rack of racks) {
+    for (const set of ["L", "S", "R"]) {
+      pipeline.zRangeByScoreWithScores(`${keys.rackPrefix}${rack}:${set}`, `(${cutoff}`, "+inf");
+    }
+  }
+  const replies = (await pipeline.execAsPipeline()) as unknown as Array<Array<{ value: Buffer; score: number }>>;
+  const members = racks.map((rack, i) => ({
+    rack,
+    peers: [...replies[3 * i]!, ...replies[3 * i + 1]!],
+    reps: replies[3 * i + 2]!,
+  }));
+  const addresses = members.flatMap((m) => m.peers.map((p) => p.value));
+  const records = addresses.length > 0 ? await redis.hmGet(keys.peers, addresses) : [];
+  const byAddress = new Map<string, LivePeer>();
+  let at = 0;
+  for (const m of members) {
+    for (const p of m.peers) {
+      const raw = records[at++];
+      const record = raw ? parsePeerRecord(raw as Buffer) : undefined;
+      if (record) byAddress.set(p.value.toString("latin1"), { address: p.value, record, lastSeen: p.score });
+    }
+  }
+  return members.map((m) => ({
+    rack: m.rack,
+    peers: m.peers.flatMap((p) => byAddress.get(p.value.toString("latin1")) ?? []),
+    reps: m.reps.map((r) => r.value),
+  }));
+}
+
+const mean = (values: number[]) => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
+const rounded = (value: number | null) => (value === null ? null : Math.round(value * 10000) / 10000);
+
+/** The transfer's fields, counts and progress, with per-rack detail when `withRacks`. */
+export async function transferView(
+  redis: TrackerRedis,
+  location: TransferLocation,
+  peerTtl: number,
+  withRacks: boolean,
+): Promise<TransferView> {
+  const { keys } = location;
+  const info = await readInfo(redis, keys);
+  const length = numberOrNull(info.length) ?? undefined;
+  const racks = await readRacks(redis, keys, await liveCutoff(redis, info, peerTtl));
+  const rackViews: RackView[] = [];
+  const hostProgress: number[] = [];
+  let seeders = 0;
+  let leechers = 0;
+  let origins = 0;
+  for (const { rack, peers, reps } of racks) {
+    const hosts = peers.filter((p) => p.record.state !== "O");
+    const progress = hosts.map((p) => peerProgress(p.record, length));
+    hostProgress.push(...progress);
+    const rackSeeders = peers.filter((p) => p.record.state !== "L").length;
+    seeders += rackSeeders;
+    leechers += peers.length - rackSeeders;
+    origins += peers.length - hosts.length;
+    rackViews.push({
+      rack,
+      peers: peers.length,
+      seeders: rackSeeders,
+      leechers: peers.length - rackSeeders,
+      representatives: reps.map(addressText),
+      progress: rounded(mean(progress)),
+      done: hosts.filter((p) => p.record.state === "S").length,
+    });
+  }
+  const view: TransferView = {
+    info_hash: location.infoHashHex,
+    active: info.active === "1",
+    archive: location.archive ?? null,
+    name: info.name ?? null,
+    size: length ?? null,
+    piece_length: numberOrNull(info.piece_length),
+    files: numberOrNull(info.files),
+    torrent: (await redis.exists(keys.torrent)) === 1,
+    registered: numberOrNull(info.registered),
+    deregistered: numberOrNull(info.deregistered),
+    peers: seeders + leechers,
+    seeders,
+    leechers,
+    origins,
+    completed: numberOrNull(info.completed) ?? 0,
+    first_started: numberOrNull(info.first_started),
+    last_started: numberOrNull(info.last_started),
+    first_completed: numberOrNull(info.first_completed),
+    last_completed: numberOrNull(info.last_completed),
+    progress: rounded(mean(hostProgress)),
+  };
+  return withRacks ? { ...view, racks: rackViews } : view;
+}
+
+/** Which peers a peer listing shows. */
+export type PeerFilter = "peers" | "seeders" | "leechers" | "representatives" | "origins";
+
+/** One peer as the API shows it. */
+export interface PeerView {
+  readonly address: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly rack: string;
+  readonly role: "origin" | "representative" | "member";
+  readonly state: "leecher" | "seeder" | "origin";
+  readonly left: number;
+  readonly uploaded: number;
+  readonly downloaded: number;
+  readonly last_event: PeerRecord["lastEvent"];
+  readonly last_event_time: number;
+  readonly last_seen: number | null;
+  /** False once the peer has been silent for PEER_TTL (it is no longer handed out). */
+  readonly live: boolean;
+}
+
+const STATES = { L: "leecher", S: "seeder", O: "origin" } as const;
+
+/** A page of a transfer's peers; follow `next` (a Redis HSCAN cursor) until it is null. */
+export async function peerPage(
+  redis: TrackerRedis,
+  location: TransferLocation,
+  filter: PeerFilter,
+  peerTtl: number,
+  cursor: string,
+  limit: number,
+): Promise<{ items: PeerView[]; next: string | null }> {
+  const { keys } = location;
+  const cutoff = await liveCutoff(redis, await readInfo(redis, keys), peerTtl);
+  const page = await redis.hScan(keys.peers, cursor, { COUNT: limit });
+  const entries = page.entries.flatMap(({ field, value }) => {
+    const record = parsePeerRecord(value as Buffer);
+    return record ? [{ address: field as Buffer, record }] : [];
+  });
+  const pipeline = redis.multi();
+  for (const { address, record } of entries) {
+    pipeline.zScore(`${keys.rackPrefix}${record.rack}:${record.state === "L" ? "L" : "S"}`, address);
+    pipeline.zScore(`${keys.rackPrefix}${record.rack}:R`, address);
+  }
+  const scores = entries.length > 0 ? ((await pipeline.execAsPipeline()) as unknown as Array<number | null>) : [];
+  const items: PeerView[] = [];
+  entries.forEach(({ address, record }, i) => {
+    const lastSeen = scores[2 * i] ?? null;
+    const repSeen = scores[2 * i + 1] ?? null;
+    const live = lastSeen !== null && lastSeen > cutoff;
+    const role = record.state === "O" ? "origin" : repSeen !== null && repSeen > cutoff ? "representative" : "member";
+    const wanted =
+      filter === "peers" ||
+      (filter === "seeders" && record.state !== "L") ||
+      (filter === "leechers" && record.state === "L") ||
+      (filter === "origins" && record.state === "O") ||
+      (filter === "representatives" && role === "representative");
+    if (!wanted) return;
+    const text = addressText(address);
+    const colon = text.lastIndexOf(":");
+    items.push({
+      address: text,
+      ip: text.slice(0, colon).replace(/^\[|\]$/g, ""),
+      port: Number(text.slice(colon + 1)),
+      rack: record.rack,
+      role,
+      state: STATES[record.state],
+      left: record.left,
+      uploaded: record.uploaded,
+      downloaded: record.downloaded,
+      last_event: record.lastEvent,
+      last_event_time: record.lastEventTime,
+      last_seen: lastSeen,
+      live,
+    });
+  });
+  const next = String(page.cursor);
+  return { items, next: next === "0" ? null : next };
+}
+
+/** One row of a transfer listing. */
+export interface TransferListItem {
+  readonly info_hash: string;
+  readonly archive?: string;
+  readonly name?: string | null;
+  readonly size?: number | null;
+  readonly registered?: number | null;
+  readonly deregistered?: number | null;
+  readonly seeders?: number;
+  readonly leechers?: number;
+  readonly completed?: number;
+  readonly last_seen?: number;
+}
+
+/** Which index a listing reads. */
+export type ListState = "active" | "archived" | "seen";
+
+const LIST_KEYS: Record<ListState, string> = {
+  active: GLOBAL_KEYS.activeTransfers,
+  archived: GLOBAL_KEYS.archivedTransfers,
+  seen: GLOBAL_KEYS.seenTransfers,
+};
+
+/** A page of a listing, newest first; `cursor` is the offset of the page's first row. */
+export async function listTransfers(
+  redis: TrackerRedis,
+  state: ListState,
+  offset: number,
+  limit: number,
+): Promise<{ items: TransferListItem[]; next: string | null; total: number }> {
+  const key = LIST_KEYS[state];
+  const [rows, total] = await Promise.all([
+    redis.zRangeWithScores(key, offset, offset + limit - 1, { REV: true }),
+    redis.zCard(key),
+  ]);
+  const next = offset + rows.length < total ? String(offset + rows.length) : null;
+  if (state === "seen") {
+    return { items: rows.map((r) => ({ info_hash: String(r.value), last_seen: r.score })), next, total };
+  }
+  const located = rows.map((r) => {
+    const member = String(r.value);
+    if (state === "active") return { infoHashHex: member, archive: undefined, keys: transferKeys(member) };
+    const [stamp, infoHashHex] = member.split(":") as [string, string];
+    return { infoHashHex, archive: stamp, keys: transferKeys(infoHashHex, archivePrefix(stamp)) };
+  });
+  const pipeline = redis.multi();
+  for (const { keys } of located) {
+    pipeline.hmGet(keys.info, ["name", "length", "registered", "deregistered", "seeders", "leechers", "completed"]);
+  }
+  const infos = located.length > 0 ? ((await pipeline.execAsPipeline()) as unknown as Array<Array<Buffer | null>>) : [];
+  const items: TransferListItem[] = located.map(({ infoHashHex, archive }, i) => {
+    const [name, length, registered, deregistered, seeders, leechers, completed] = infos[i]!.map((v) =>
+      v == null ? undefined : String(v),
+    );
+    return {
+      info_hash: infoHashHex,
+      ...(archive === undefined ? {} : { archive }),
+      name: name ?? null,
+      size: numberOrNull(length),
+      registered: numberOrNull(registered),
+      ...(archive === undefined ? {} : { deregistered: numberOrNull(deregistered) }),
+      seeders: Math.max(0, numberOrNull(seeders) ?? 0),
+      leechers: Math.max(0, numberOrNull(leechers) ?? 0),
+      completed: numberOrNull(completed) ?? 0,
+    };
+  });
+  return { items, next, total };
+}

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { announce, peer, randomInfoHash, trackerFixture } from "./helpers/tracker.js";
+
+const SEEN_MAX = 1000;
+const WORKERS = 16;
+
+/** Announces `count` random, unregistered info hashes, WORKERS at a time. */
+async function flood(tracker: { url: string }, count: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WORKERS }, async () => {
+      while (next++ < count) await announce(tracker, randomInfoHash(), peer(`10.70.${next % 200}.${next % 250}`));
+    }),
+  );
+}
+
+describe("announces of unknown info hashes cost bounded memory", () => {
+  const f = trackerFixture({ SEEN_MAX: String(SEEN_MAX) });
+
+  const measure = async () => {
+    const info = await f.redis.client.info("memory");
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, "m").exec(info)![1]);
+    return {
+      keys: await f.redis.client.dbSize(),
+      seen: await f.redis.client.zCard("transfers:seen"),
+      dataset: field("used_memory_dataset"),
+    };
+  };
+
+  it("keeps at most SEEN_MAX hashes, the newest, and Redis memory flat past it", async () => {
+    await flood(f.tracker, 3 * SEEN_MAX);
+    const full = await measure();
+    assert.equal(full.seen, SEEN_MAX);
+    const flooded = 12 * SEEN_MAX;
+    await flood(f.tracker, flooded);
+    const after = await measure();
+    assert.equal(after.seen, SEEN_MAX, "the index stays at SEEN_MAX");
+    assert.equal(after.keys, full.keys, "no key was added");
+    // An unbounded index would have grown by some 100 bytes per hash (12,000 hashes: 1.2 MB).
+    const growth = after.dataset - full.dataset;
+    assert.ok(growth < 64 * 1024, `dataset grew by ${growth} bytes over ${flooded} unknown hashes`);
+    const oldest = await f.redis.client.zRangeWithScores("transfers:seen", 0, 0);
+    assert.ok(Date.now() / 1000 - oldest[0]!.score < 120, "the least recently seen went first");
+  });
+});
