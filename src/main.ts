@@ -6,19 +6,19 @@ import { connectRedis, loadScripts } from "./store/redis.js";
 import { startTracker } from "./server.js";
 import { parseInfoHashHex, summarizeTorrent } from "./wire/torrentFile.js";
 import { activateTransfer, deactivateTransfer, type TransferStore } from "./store/transfers.js";
+import { UsageError } from "./cli/errors.js";
+import { torrentCommand } from "./cli/torrentCreate.js";
 
 const USAGE = `usage:
   p2ptracker serve [--config FILE] [--<key> VALUE ...]
   p2ptracker transfer activate <file.torrent | INFOHASH> [--config FILE] [--<key> VALUE ...]
   p2ptracker transfer deactivate <INFOHASH> [--config FILE] [--<key> VALUE ...]
+  p2ptracker torrent create <file-or-dir> --announce URL [-o FILE] [--register] [--json] (--help: all options)
 
 Settings come from the config file (KEY = value lines), then P2PTRACKER_<KEY>
 environment variables, then --<key> flags. Settings and defaults:
   ${describeSettings().join("\n  ")}
 `;
-
-/** Thrown for a wrong command line: printed with the usage. */
-class UsageError extends Error {}
 
 async function serveCommand(args: string[]): Promise<void> {
   const tracker = await startTracker(loadConfig(args));
@@ -81,6 +81,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   if (command === "serve") return serveCommand(args);
   if (command === "transfer") return transferCommand(args);
+  if (command === "torrent") return torrentCommand(args);
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(USAGE);
     return;
