@@ -5,12 +5,14 @@ import { ConfigError, describeSettings, loadConfig } from "./config/config.js";
 import { startTracker } from "./server.js";
 import { bootstrapCommand } from "./cli/bootstrap.js";
 import { CommandError, EXIT, UsageError } from "./cli/errors.js";
+import { torrentCommand } from "./cli/torrentCreate.js";
 
 const USAGE = `usage:
   p2ptracker serve [--config FILE] [--<key> VALUE ...]
   p2ptracker bootstrap activate <file.torrent | INFOHASH> [--config FILE] [--<key> VALUE ...]
   p2ptracker bootstrap deactivate <INFOHASH> [--config FILE] [--<key> VALUE ...]
       (straight to Redis, for bootstrapping; the commands below use the HTTP API)
+  p2ptracker torrent create <file-or-dir> --announce URL [-o FILE] [--register] [--json] (--help: all options)
 
 Settings come from the config file (KEY = value lines), then P2PTRACKER_<KEY>
 environment variables, then --<key> flags. Settings and defaults:
@@ -35,6 +37,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   if (command === "serve") return serveCommand(args);
   if (command === "bootstrap") return bootstrapCommand(args);
+  if (command === "torrent") return torrentCommand(args);
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(USAGE);
     return;

@@ -20,9 +20,13 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `p2ptracker ARGS` to completion (killed after 15 s). */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+/** Runs `p2ptracker ARGS` to completion (killed after 15 s), in `cwd` if given. */
+export async function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: cleanEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(cwd !== undefined && { cwd }),
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
