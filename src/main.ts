@@ -4,7 +4,7 @@
 import { ConfigError, describeSettings, loadConfig } from "./config/config.js";
 import { startTracker } from "./server.js";
 import { bootstrapCommand } from "./cli/bootstrap.js";
-import { CommandError, EXIT, UsageError } from "./cli/errors.js";
+import { EXIT, UsageError } from "./cli/errors.js";
 import { torrentCommand } from "./cli/torrentCreate.js";
 
 const USAGE = `usage:
@@ -53,9 +53,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   const message =
     error instanceof ConfigError
       ? `config error: ${error.message.split("\n").join("\nconfig error: ")}`
-      : error instanceof CommandError
-        ? `p2ptracker: ${error.message}`
-        : `p2ptracker: ${(error as Error).message}`;
+      : `p2ptracker: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);
   process.exit(EXIT.failed);
 });

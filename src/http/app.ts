@@ -1,14 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { Hono, type Context } from "hono";
-import {
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  SocketClosedUnexpectedlyError,
-  TimeoutError,
-} from "redis";
 import { ClientError, encodeFailure } from "../wire/bittorrent.js";
-import { StorageTimeoutError } from "../store/deadline.js";
+import { isStorageError } from "../store/storageErrors.js";
 import { QueryError } from "../wire/query.js";
 import type { Tracker } from "../tracker.js";
 import { log } from "../log.js";
@@ -21,16 +14,6 @@ export interface ApiApp {
 
 /** How long a client should wait after a failure that is ours, not its own. */
 const RETRY_AFTER_SECONDS = 30;
-
-/** Errors that mean Redis is out of reach or too slow, not that the request was bad. */
-const STORAGE_ERRORS = [
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  SocketClosedUnexpectedlyError,
-  TimeoutError,
-  StorageTimeoutError,
-];
 
 function rawQuery(c: Context): string {
   // The raw request target, not a parsed URL: info_hash and peer_id are bytes.
@@ -51,7 +34,7 @@ function failure(c: Context, error: unknown) {
   }
   const message = (error as Error)?.message ?? String(error);
   log.error(`${c.req.method} ${c.req.path}: ${message}`);
-  const storage = STORAGE_ERRORS.some((type) => error instanceof type);
+  const storage = isStorageError(error);
   return bencoded(
     c,
     encodeFailure(storage ? "tracker storage unavailable, retry later" : "internal server error", RETRY_AFTER_SECONDS),

@@ -1,12 +1,3 @@
-import {
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  SocketClosedUnexpectedlyError,
-  TimeoutError,
-} from "redis";
-import { StorageTimeoutError } from "../../store/deadline.js";
-
 /** An answer of the API that is not a success: `{"error": message}` with `status`. */
 export class ApiError extends Error {
   constructor(
@@ -16,19 +7,4 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
-}
-
-/** Errors that mean Redis is out of reach or too slow, not that the request was bad. */
-const STORAGE_ERRORS = [
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  SocketClosedUnexpectedlyError,
-  TimeoutError,
-  StorageTimeoutError,
-];
-
-/** Whether an error means that Redis, not the request, is the problem. */
-export function isStorageError(error: unknown): boolean {
-  return STORAGE_ERRORS.some((type) => error instanceof type);
 }

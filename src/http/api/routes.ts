@@ -24,7 +24,8 @@ import {
 import type { Registration } from "../../store/scripts.js";
 import { readTorrent, TorrentError } from "../../wire/torrentFile.js";
 import { requireToken } from "./auth.js";
-import { ApiError, isStorageError } from "./errors.js";
+import { ApiError } from "./errors.js";
+import { isStorageError } from "../../store/storageErrors.js";
 import {
   ArchivedBody,
   ErrorBody,
