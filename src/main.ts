@@ -4,8 +4,10 @@
 import { ConfigError, describeSettings, loadConfig } from "./config/config.js";
 import { startTracker } from "./server.js";
 import { bootstrapCommand } from "./cli/bootstrap.js";
-import { EXIT, UsageError } from "./cli/errors.js";
+import { CommandError, EXIT, UsageError } from "./cli/errors.js";
 import { torrentCommand } from "./cli/torrentCreate.js";
+import { rackCommand } from "./cli/rack.js";
+import { transferCommand } from "./cli/transfer.js";
 
 const USAGE = `usage:
   p2ptracker serve [--config FILE] [--<key> VALUE ...]
@@ -13,6 +15,9 @@ const USAGE = `usage:
   p2ptracker bootstrap deactivate <INFOHASH> [--config FILE] [--<key> VALUE ...]
       (straight to Redis, for bootstrapping; the commands below use the HTTP API)
   p2ptracker torrent create <file-or-dir> --announce URL [-o FILE] [--register] [--json] (--help: all options)
+  p2ptracker transfer register|activate|deactivate|list|show|peers|wait ... [--tracker URL] [--token TOKEN] [--json]
+      (p2ptracker transfer --help)
+  p2ptracker rack resolve <IP> [--tracker URL] [--json]
 
 Settings come from the config file (KEY = value lines), then P2PTRACKER_<KEY>
 environment variables, then --<key> flags. Settings and defaults:
@@ -38,6 +43,8 @@ async function main(argv: string[]): Promise<void> {
   if (command === "serve") return serveCommand(args);
   if (command === "bootstrap") return bootstrapCommand(args);
   if (command === "torrent") return torrentCommand(args);
+  if (command === "transfer") return transferCommand(args);
+  if (command === "rack") return rackCommand(args);
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(USAGE);
     return;
@@ -47,7 +54,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError) {
-    process.stderr.write(`p2ptracker: ${error.message}\n\n${USAGE}`);
+    process.stderr.write(`p2ptracker: ${error.message}\n\n${error.usage ?? USAGE}`);
     process.exit(EXIT.usage);
   }
   const message =
@@ -55,5 +62,5 @@ main(process.argv.slice(2)).catch((error: unknown) => {
       ? `config error: ${error.message.split("\n").join("\nconfig error: ")}`
       : `p2ptracker: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);
-  process.exit(EXIT.failed);
+  process.exit(error instanceof CommandError ? error.exitCode : EXIT.failed);
 });

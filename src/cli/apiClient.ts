@@ -30,6 +30,7 @@ export async function apiRequest(
   method: "GET" | "POST" | "DELETE",
   path: string,
   body?: Uint8Array,
+  timeoutMs: number = REQUEST_TIMEOUT_MS,
 ): Promise<{ status: number; json: unknown; bytes: Uint8Array }> {
   const url = `${target.url.replace(/\/+$/, "")}/api/v1${path}`;
   const headers: Record<string, string> = {};
@@ -41,7 +42,7 @@ export async function apiRequest(
       method,
       headers,
       body: (body ?? null) as BodyInit | null,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;

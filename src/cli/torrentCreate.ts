@@ -1,3 +1,4 @@
+import { readCommandEnvironment } from "../config/commandEnvironment.js";
 import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -200,10 +201,11 @@ function checkUrl(label: string, text: string, protocols: string[]): string {
 
 /** Where --register goes: flags first, then the environment a deploy pipeline sets. */
 function apiTarget(tracker: string | undefined, token: string | undefined): ApiTarget {
-  const fromEnv = tracker === undefined && process.env.P2PTRACKER_URL !== undefined;
-  const url = tracker ?? process.env.P2PTRACKER_URL ?? DEFAULT_TRACKER_URL;
+  const env = readCommandEnvironment();
+  const fromEnv = tracker === undefined && env.url !== undefined;
+  const url = tracker ?? env.url ?? DEFAULT_TRACKER_URL;
   checkUrl(fromEnv ? "P2PTRACKER_URL" : "--tracker", url, ["http:", "https:"]);
-  return { url, token: token ?? process.env.P2PTRACKER_TOKEN };
+  return { url, token: token ?? env.token };
 }
 
 function isDirectory(path: string): boolean {

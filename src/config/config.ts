@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseCidr } from "../net/ip.js";
 import { log } from "../log.js";
+import { COMMAND_ENV_KEYS } from "./commandEnvironment.js";
 import { ConfigError, flagName, readConfigFile, readEnvironment, readFlags, type RawSettings } from "./sources.js";
 
 export { ConfigError } from "./sources.js";
@@ -139,9 +140,10 @@ const IGNORED_FILE_KEYS = new Set(["SECRET_KEY", "TESTING", "JSONIFY_PRETTYPRINT
 
 /**
  * P2PTRACKER_* variables that are not settings: scripts/setup reads SETUP_APT, and
- * scripts/start runs the tracker in the same environment.
+ * scripts/start runs the tracker in the same environment; the operators' commands read
+ * URL and TOKEN, which an operator's shell may hold while it starts a tracker.
  */
-const IGNORED_ENV_KEYS = new Set(["SETUP_APT"]);
+const IGNORED_ENV_KEYS = new Set<string>(["SETUP_APT", ...COMMAND_ENV_KEYS]);
 
 /** Builds the configuration from defaults, a config file, the environment and flags (last wins). */
 export function loadConfig(args: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
