@@ -2,12 +2,7 @@
 /** The `p2ptracker` command: runs the tracker and the operators' commands. */
 
 import { ConfigError, describeSettings, loadConfig } from "./config/config.js";
-import { startTracker } from "./server.js";
-import { bootstrapCommand } from "./cli/bootstrap.js";
 import { CommandError, EXIT, UsageError } from "./cli/errors.js";
-import { torrentCommand } from "./cli/torrentCreate.js";
-import { rackCommand } from "./cli/rack.js";
-import { transferCommand } from "./cli/transfer.js";
 
 const USAGE = `usage:
   p2ptracker serve [--config FILE] [--<key> VALUE ...]
@@ -25,6 +20,7 @@ environment variables, then --<key> flags. Settings and defaults:
 `;
 
 async function serveCommand(args: string[]): Promise<void> {
+  const { startTracker } = await import("./server.js");
   const tracker = await startTracker(loadConfig(args));
   let stopping = false;
   const stop = async (signal: string) => {
@@ -41,10 +37,12 @@ async function serveCommand(args: string[]): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   if (command === "serve") return serveCommand(args);
-  if (command === "bootstrap") return bootstrapCommand(args);
-  if (command === "torrent") return torrentCommand(args);
-  if (command === "transfer") return transferCommand(args);
-  if (command === "rack") return rackCommand(args);
+  // Each command loads only its own modules: an operator's command starts without the
+  // tracker's Redis client, HTTP server and scripts.
+  if (command === "bootstrap") return (await import("./cli/bootstrap.js")).bootstrapCommand(args);
+  if (command === "torrent") return (await import("./cli/torrentCreate.js")).torrentCommand(args);
+  if (command === "transfer") return (await import("./cli/transfer.js")).transferCommand(args);
+  if (command === "rack") return (await import("./cli/rack.js")).rackCommand(args);
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(USAGE);
     return;
