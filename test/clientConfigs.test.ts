@@ -1,0 +1,291 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { parseSettings } from "../src/config/config.js";
+import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
+import { summarizeTorrent } from "../src/wire/torrentFile.js";
+import {
+  ARIA2_CONF,
+  RTORRENT_RC,
+  TRANSMISSION_SETTINGS,
+  isRunning,
+  startAria2,
+  startRtorrent,
+  startTransmission,
+  stopClient,
+  transmissionSession,
+  udpSockets,
+  waitForDownload,
+  type RunningClient,
+} from "./helpers/clients.js";
+import { freePort } from "./helpers/redisServer.js";
+import { makeTorrent } from "./helpers/torrent.js";
+import { trackerFixture } from "./helpers/tracker.js";
+
+/** The rate cap every shipped config sets (each in its client's unit), in bytes/s: 100 Mbit/s. */
+const CAP_BYTES_PER_SECOND = 12_500_000;
+const TRACKER_DEFAULTS = parseSettings([]);
+
+const PAYLOAD_SIZE = 8 * 1024 * 1024;
+const PIECE_LENGTH = 256 * 1024;
+const ACTIVE_INTERVAL = 2;
+// Transmission 3.00 begins to download some 10 s after it has connected to its peers.
+const DOWNLOAD_TIMEOUT_MS = 40_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A build as the build server has it: the payload on disk and its .torrent. */
+interface TestTorrent {
+  readonly torrent: string;
+  readonly infoHashHex: string;
+  /** The directory that holds the payload, as /srv/builds does on the build server. */
+  readonly buildDir: string;
+  readonly file: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/**
+ * Writes a random payload into `dir`/build and its .torrent into `dir`: every torrent of
+ * these tests comes from here. It is public on purpose: a private torrent would turn DHT
+ * and PEX off in every client, whatever its config says.
+ */
+function makeTestTorrent(dir: string, announce: string): TestTorrent {
+  const buildDir = join(dir, "build");
+  const file = "payload.bin";
+  mkdirSync(buildDir, { recursive: true });
+  const payload = randomBytes(PAYLOAD_SIZE);
+  writeFileSync(join(buildDir, file), payload);
+  const torrent = join(dir, "payload.torrent");
+  writeFileSync(torrent, makeTorrent(payload, { name: file, announce, pieceLength: PIECE_LENGTH }).bytes);
+  const { infoHashHex } = summarizeTorrent(readFileSync(torrent));
+  const sha256 = createHash("sha256").update(payload).digest("hex");
+  return { torrent, infoHashHex, buildDir, file, size: payload.length, sha256 };
+}
+
+/** aria2.conf: `key=value` lines; `#` starts a comment line. */
+function parseAria2Conf(text: string): Map<string, string> {
+  const options = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    const at = line.indexOf("=");
+    assert.ok(at > 0, `aria2.conf: not key=value: ${line}`);
+    options.set(line.slice(0, at).trim(), line.slice(at + 1).trim());
+  }
+  return options;
+}
+
+/** aria2 speeds: bytes per second, or with a K or M suffix (1K = 1024). */
+function aria2Speed(value: string | undefined): number {
+  const match = /^(\d+(?:\.\d+)?)([KM]?)$/.exec(value ?? "");
+  assert.ok(match, `not an aria2 speed: ${value}`);
+  return Number(match[1]) * { "": 1, K: 1024, M: 1024 * 1024 }[match[2] as "" | "K" | "M"];
+}
+
+/** rtorrent.rc: `command = arguments` lines, in order; `#` starts a comment line. */
+function parseRtorrentRc(text: string): Array<{ command: string; args: string }> {
+  const lines: Array<{ command: string; args: string }> = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    const at = line.indexOf("=");
+    assert.ok(at > 0, `rtorrent.rc: not command = arguments: ${line}`);
+    lines.push({ command: line.slice(0, at).trim(), args: line.slice(at + 1).trim() });
+  }
+  return lines;
+}
+
+describe("the client configs in etc/", () => {
+  it("aria2.conf: no DHT, PEX or LPD; 100 Mbit/s each way; checks files on disk; seeds until stopped", () => {
+    const conf = parseAria2Conf(readFileSync(ARIA2_CONF, "utf8"));
+    for (const key of ["enable-dht", "enable-dht6", "enable-peer-exchange", "bt-enable-lpd"]) {
+      assert.equal(conf.get(key), "false", key);
+    }
+    assert.equal(aria2Speed(conf.get("max-overall-download-limit")), CAP_BYTES_PER_SECOND);
+    assert.equal(aria2Speed(conf.get("max-overall-upload-limit")), CAP_BYTES_PER_SECOND);
+    assert.equal(conf.get("check-integrity"), "true", "files on disk are checked, not refused");
+    assert.equal(Number(conf.get("seed-ratio")), 0, "0.0: no ratio limit");
+    assert.notEqual(conf.get("bt-require-crypto"), "true", "plain peers are accepted");
+    assert.equal(conf.get("bt-tracker-interval") ?? "0", "0", "the tracker's interval is used");
+  });
+
+  it("rtorrent.rc: no DHT or PEX; 100 Mbit/s each way; daemon mode; announces at the tracker's interval", () => {
+    const rc = parseRtorrentRc(readFileSync(RTORRENT_RC, "utf8"));
+    const last = (command: string) => rc.filter((l) => l.command === command).at(-1)?.args;
+    assert.equal(last("dht.mode.set"), "disable");
+    assert.equal(last("protocol.pex.set"), "no");
+    assert.equal(last("system.daemon.set"), "true");
+    for (const direction of ["down", "up"]) {
+      const bytes = last(`throttle.global_${direction}.max_rate.set`);
+      const kib = last(`throttle.global_${direction}.max_rate.set_kb`);
+      const rate = bytes !== undefined ? Number(bytes) : Number(kib) * 1024;
+      // rtorrent keeps whole KiB.
+      assert.equal(Math.floor(rate / 1024), Math.floor(CAP_BYTES_PER_SECOND / 1024), `${direction}: ${bytes ?? kib}`);
+    }
+    const encryption = last("protocol.encryption.set")?.split(/\s*,\s*/) ?? [];
+    assert.ok(encryption.includes("allow_incoming"), "encrypted peers are accepted");
+    assert.ok(!encryption.includes("require"), "plain peers are accepted");
+    const announce = rc.find((l) => l.command === "schedule2" && l.args.startsWith("p2ptracker_announce,"));
+    assert.ok(announce, "an announce schedule");
+    const [, start, every] = announce.args.split(/\s*,\s*/);
+    assert.equal(Number(every), TRACKER_DEFAULTS.ACTIVE_INTERVAL, "announces every ACTIVE_INTERVAL (default)");
+    assert.equal(Number(start), TRACKER_DEFAULTS.ACTIVE_INTERVAL);
+  });
+
+  it("transmission/settings.json: no DHT, PEX, LPD or port mapping; 100 Mbit/s each way; no seeding limits", () => {
+    const settings = JSON.parse(readFileSync(TRANSMISSION_SETTINGS, "utf8")) as Record<string, unknown>;
+    for (const key of ["dht-enabled", "pex-enabled", "lpd-enabled", "port-forwarding-enabled"]) {
+      assert.equal(settings[key], false, key);
+    }
+    // Transmission's daemon counts speeds in kB/s of 1000 bytes.
+    for (const direction of ["down", "up"]) {
+      assert.equal(Number(settings[`speed-limit-${direction}`]) * 1000, CAP_BYTES_PER_SECOND, direction);
+      assert.equal(settings[`speed-limit-${direction}-enabled`], true, direction);
+    }
+    assert.equal(settings["alt-speed-enabled"], false, "no turtle mode in place of the cap");
+    assert.equal(settings["alt-speed-time-enabled"], false, "no scheduled turtle mode");
+    assert.equal(settings["ratio-limit-enabled"], false);
+    assert.equal(settings["idle-seeding-limit-enabled"], false);
+    assert.notEqual(settings.encryption, 2, "plain peers are accepted");
+  });
+
+  it("the rack promise: MAX_REPR_RACK (default) x cap is at most a fifth of a 1 Gbit/s uplink", () => {
+    const rackUplinkBitsPerSecond = TRACKER_DEFAULTS.MAX_REPR_RACK * CAP_BYTES_PER_SECOND * 8;
+    assert.ok(rackUplinkBitsPerSecond <= 1e9 / 5, `${rackUplinkBitsPerSecond} bit/s`);
+  });
+});
+
+describe("the client configs in etc/ through the tracker", { concurrency: true }, () => {
+  const f = trackerFixture({ ACTIVE_INTERVAL: String(ACTIVE_INTERVAL) });
+  let work: string;
+  let build: TestTorrent;
+  const clients: RunningClient[] = [];
+
+  /** Racks are the tracker's default /24 subnets: each client is alone in its own. */
+  const seederKey = (client: RunningClient) => `{${build.infoHashHex}}:rack:${client.ip.replace(/\d+$/, "0")}/24:S`;
+  /** When the tracker last heard from the client as a seeder; undefined while it is none. */
+  const seenAsSeeder = async (client: RunningClient): Promise<number | undefined> => {
+    const [entry] = await f.redis.client.zRangeWithScores(seederKey(client), 0, -1);
+    return entry?.score;
+  };
+
+  before(async () => {
+    for (const [command, flag] of [
+      ["aria2c", "--version"],
+      ["rtorrent", "-h"],
+      ["transmission-daemon", "--version"],
+      ["ss", "-V"],
+    ] as const) {
+      const probe = spawnSync(command, [flag], { encoding: "utf8" });
+      if (probe.error)
+        throw new Error(`${command} is not installed (scripts/test installs it): ${probe.error.message}`);
+    }
+    work = mkdtempSync(join(tmpdir(), "p2ptracker-clients-"));
+    build = makeTestTorrent(work, `${f.tracker.url}/announce`);
+    await activateTransfer(f.admin as unknown as TransferStore, build.infoHashHex, build.file, String(build.size));
+
+    // The build server, started as the README starts it: it checks the build already on
+    // disk, announces complete, and is the transfer's origin.
+    const origin = startAria2({
+      name: "origin",
+      ip: "127.0.40.1",
+      workDir: build.buildDir,
+      dir: build.buildDir,
+      torrent: build.torrent,
+      extra: ["--check-integrity=true"],
+    });
+    clients.push(origin);
+    const originsKey = `{${build.infoHashHex}}:O`;
+    for (const deadline = Date.now() + 20_000; (await f.redis.client.zCard(originsKey)) < 1; await sleep(200)) {
+      assert.ok(isRunning(origin), `the origin exited\n${origin.output()}`);
+      assert.ok(Date.now() < deadline, `the origin never announced\n${origin.output()}`);
+    }
+  });
+
+  after(async () => {
+    await Promise.allSettled(clients.map((c) => stopClient(c)));
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Downloads the build with `client` through the tracker and checks its bytes. */
+  async function download(client: RunningClient): Promise<void> {
+    clients.push(client);
+    // The tracker must learn that the host is complete: it then serves it to its rack as a seeder.
+    await waitForDownload(client, build, DOWNLOAD_TIMEOUT_MS, {
+      check: async () => (await seenAsSeeder(client)) !== undefined,
+      description: "the tracker has it as a seeder",
+    });
+  }
+
+  /** Once it seeds, the client announces again within the tracker's interval. */
+  async function keepsAnnouncing(client: RunningClient): Promise<void> {
+    const first = await seenAsSeeder(client);
+    assert.ok(first !== undefined);
+    const deadline = Date.now() + (3 * ACTIVE_INTERVAL + 2) * 1000;
+    for (let seen = first; seen < first + ACTIVE_INTERVAL; seen = (await seenAsSeeder(client)) ?? 0) {
+      assert.ok(Date.now() < deadline, `${client.name} went silent after completing (PEER_TTL would drop it)`);
+      await sleep(250);
+    }
+  }
+
+  it("aria2 with aria2.conf: downloads, no DHT or LPD socket, keeps announcing", async () => {
+    const client = startAria2({
+      name: "aria2",
+      ip: "127.0.41.1",
+      workDir: join(work, "aria2"),
+      torrent: build.torrent,
+    });
+    await download(client);
+    // aria2c only warns about an option it does not know, and goes on without it.
+    assert.doesNotMatch(client.output(), /Unknown option/, "aria2c knows every option of aria2.conf");
+    assert.deepEqual(await udpSockets(client.child.pid!), [], "aria2c has no UDP socket: no DHT, no LPD");
+    await keepsAnnouncing(client);
+    await stopClient(client);
+  });
+
+  it("rtorrent with rtorrent.rc: headless, starts from the watch directory, no DHT socket, keeps announcing, ends when the .torrent is deleted", async () => {
+    const client = startRtorrent({
+      name: "rtorrent",
+      ip: "127.0.42.1",
+      workDir: join(work, "rtorrent"),
+      torrent: build.torrent,
+      announceSeconds: ACTIVE_INTERVAL,
+    });
+    await download(client);
+    assert.deepEqual(await udpSockets(client.child.pid!), [], "rtorrent has no UDP socket: no DHT");
+    // libtorrent alone would wait 600 s between announces: the rc's schedule keeps it announcing.
+    await keepsAnnouncing(client);
+    // Deleting the .torrent from the watch directory ends the transfer: "stopped" drops the host.
+    rmSync(join(work, "rtorrent", "watch", basename(build.torrent)));
+    for (const deadline = Date.now() + 10_000; (await seenAsSeeder(client)) !== undefined; await sleep(250)) {
+      assert.ok(Date.now() < deadline, `rtorrent still announces after its .torrent was deleted\n${client.output()}`);
+    }
+    await stopClient(client);
+  });
+
+  it("transmission-daemon with settings.json: runs with them, downloads from the watch directory, keeps announcing", async () => {
+    const client = startTransmission({
+      name: "transmission",
+      ip: "127.0.43.1",
+      workDir: join(work, "transmission"),
+      torrent: build.torrent,
+      rpcPort: await freePort(),
+    });
+    await download(client);
+    // What the daemon runs with, not only what the file says: it ignores keys it does not know.
+    const session = await transmissionSession(client.rpcPort);
+    for (const key of ["dht-enabled", "pex-enabled", "lpd-enabled", "port-forwarding-enabled"]) {
+      assert.equal(session[key], false, key);
+    }
+    for (const direction of ["down", "up"]) {
+      assert.equal(session[`speed-limit-${direction}-enabled`], true, direction);
+      assert.equal(Number(session[`speed-limit-${direction}`]) * 1000, CAP_BYTES_PER_SECOND, direction);
+    }
+    assert.equal(session.seedRatioLimited, false, "no ratio limit");
+    await keepsAnnouncing(client);
+    await stopClient(client);
+  });
+});

@@ -1,0 +1,221 @@
+/**
+ * Real BitTorrent clients started with the client configs shipped in etc/, for end-to-end
+ * tests. Each launcher starts one client with the shipped file as it stands and overrides
+ * only what a test must: where files go, the loopback address the client binds to (which
+ * is its rack), and for rtorrent the announce period, which the test shortens with the
+ * tracker's interval.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository's etc/ directory (this file runs from dist/test/helpers/). */
+export const ETC = fileURLToPath(new URL("../../../etc/", import.meta.url));
+export const ARIA2_CONF = join(ETC, "aria2.conf");
+export const RTORRENT_RC = join(ETC, "rtorrent.rc");
+export const TRANSMISSION_SETTINGS = join(ETC, "transmission", "settings.json");
+
+/** A client process started by a test. */
+export interface RunningClient {
+  readonly name: string;
+  /** The loopback address it binds to, for peers and for the tracker. */
+  readonly ip: string;
+  /** Where it saves the torrent's files. */
+  readonly downloadDir: string;
+  readonly child: ChildProcess;
+  /** The tail of its console output and log file, for failure messages. */
+  output(): string;
+}
+
+/** What every launcher needs: a name for messages, an address and a directory of its own. */
+export interface ClientOptions {
+  readonly name: string;
+  readonly ip: string;
+  readonly workDir: string;
+  /** The .torrent to start. */
+  readonly torrent: string;
+}
+
+const TAIL = 4000;
+
+function launch(
+  options: ClientOptions,
+  downloadDir: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  logFile?: string,
+): RunningClient {
+  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let consoleTail = "";
+  const keep = (chunk: Buffer | string) => (consoleTail = (consoleTail + chunk.toString()).slice(-TAIL));
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  child.on("error", (error) => keep(`spawn ${command}: ${error.message}\n`));
+  const output = () => {
+    const log = logFile && existsSync(logFile) ? readFileSync(logFile, "utf8").slice(-TAIL) : "";
+    return `${command} ${args.join(" ")}\n${consoleTail}${log ? `--- ${logFile}\n${log}` : ""}`;
+  };
+  return { name: options.name, ip: options.ip, downloadDir, child, output };
+}
+
+/**
+ * aria2c with etc/aria2.conf, as the README runs it: one process per transfer. `extra`
+ * options go on the command line (e.g. the build server's --check-integrity=true).
+ */
+export function startAria2(options: ClientOptions & { readonly dir?: string; extra?: string[] }): RunningClient {
+  const dir = options.dir ?? join(options.workDir, "downloads");
+  mkdirSync(dir, { recursive: true });
+  const args = [
+    `--conf-path=${ARIA2_CONF}`,
+    // Binds its listening socket and its tracker requests, so the tracker sees its rack.
+    `--interface=${options.ip}`,
+    `--dir=${dir}`,
+    ...(options.extra ?? []),
+    options.torrent,
+  ];
+  return launch(options, dir, "aria2c", args);
+}
+
+/**
+ * rtorrent with etc/rtorrent.rc, headless (the rc sets daemon mode). HOME is the client's
+ * work directory, which holds the rc's ~/session/, ~/watch/ and ~/rtorrent.log; the
+ * torrent is started by dropping it into ~/watch/, as on a deploy host.
+ */
+export function startRtorrent(options: ClientOptions & { readonly announceSeconds: number }): RunningClient {
+  const home = options.workDir;
+  const downloadDir = join(home, "downloads");
+  mkdirSync(join(home, "watch"), { recursive: true });
+  mkdirSync(downloadDir, { recursive: true });
+  copyFileSync(options.torrent, join(home, "watch", basename(options.torrent)));
+  // -o runs one command with one argument; -O parses a whole config line, as the rc does.
+  const args = [
+    "-n",
+    "-o",
+    `import=${RTORRENT_RC}`,
+    "-O",
+    `directory.default.set = ${downloadDir}/`,
+    "-O",
+    `network.bind_address.set = ${options.ip}`,
+    // The same command as the rc's schedule, at the test tracker's interval.
+    "-O",
+    `schedule2 = p2ptracker_announce, ${options.announceSeconds}, ${options.announceSeconds}, ((p2ptracker.announce))`,
+  ];
+  return launch(options, downloadDir, "rtorrent", args, { ...process.env, HOME: home }, join(home, "rtorrent.log"));
+}
+
+/** A running transmission-daemon: its client and the port of its RPC interface. */
+export interface RunningTransmission extends RunningClient {
+  readonly rpcPort: number;
+}
+
+/**
+ * transmission-daemon in the foreground with a copy of etc/transmission/settings.json as
+ * its settings (the daemon writes its settings back on exit). The torrent goes into the
+ * watch directory, as on a deploy host.
+ */
+export function startTransmission(options: ClientOptions & { readonly rpcPort: number }): RunningTransmission {
+  const configDir = join(options.workDir, "config");
+  const downloadDir = join(options.workDir, "downloads");
+  const watchDir = join(options.workDir, "watch");
+  for (const dir of [configDir, downloadDir, watchDir]) mkdirSync(dir, { recursive: true });
+  copyFileSync(TRANSMISSION_SETTINGS, join(configDir, "settings.json"));
+  copyFileSync(options.torrent, join(watchDir, basename(options.torrent)));
+  const args = [
+    "--foreground",
+    ...["--config-dir", configDir],
+    ...["--download-dir", downloadDir],
+    ...["--watch-dir", watchDir],
+    ...["--bind-address-ipv4", options.ip],
+    // Its RPC interface (127.0.0.1 in the settings) on a free port, not 9091.
+    ...["--port", String(options.rpcPort)],
+  ];
+  return { ...launch(options, downloadDir, "transmission-daemon", args), rpcPort: options.rpcPort };
+}
+
+/** Whether the client process is still alive. */
+export const isRunning = (client: RunningClient) => client.child.exitCode === null && client.child.signalCode === null;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function sha256File(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** A condition checked before the file is hashed, and what it means, for messages. */
+export interface Gate {
+  readonly check: () => Promise<boolean>;
+  readonly description: string;
+}
+
+/**
+ * Waits until `file` of the client's download holds bytes with the given sha256. The
+ * optional gate (say, "the tracker has it as a seeder") is checked first, so a large file
+ * is not hashed at every poll. Fails at once if the client exits, and with its output on
+ * timeout.
+ */
+export async function waitForDownload(
+  client: RunningClient,
+  expected: { readonly file: string; readonly size: number; readonly sha256: string },
+  timeoutMs: number,
+  gate: Gate = { check: async () => true, description: "" },
+): Promise<void> {
+  const path = join(client.downloadDir, expected.file);
+  const deadline = Date.now() + timeoutMs;
+  let problem = `not yet: ${gate.description}`;
+  for (;;) {
+    if (!isRunning(client)) throw new Error(`${client.name} exited (${client.child.exitCode})\n${client.output()}`);
+    if (await gate.check()) {
+      if (!existsSync(path)) problem = `${path} does not exist`;
+      else if (statSync(path).size !== expected.size) problem = `${path} has ${statSync(path).size} bytes`;
+      else if (sha256File(path) !== expected.sha256) problem = `${path} has other bytes`;
+      else return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${client.name}: no download after ${timeoutMs} ms (${problem})\n${client.output()}`);
+    }
+    await sleep(200);
+  }
+}
+
+/** Stops a client by its PID: SIGTERM, then SIGKILL if it is still there after `graceMs`. */
+export async function stopClient(client: RunningClient, graceMs = 5000): Promise<void> {
+  if (!isRunning(client) || client.child.pid === undefined) return;
+  const exited = new Promise((r) => client.child.once("exit", r));
+  client.child.kill("SIGTERM");
+  const timer = setTimeout(() => client.child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Local addresses of the UDP sockets a process holds (DHT and LPD need one; TCP peers do not). */
+export function udpSockets(pid: number): Promise<string[]> {
+  return new Promise((done, fail) => {
+    execFile("ss", ["-uanpH"], (error, stdout) => {
+      if (error) return fail(new Error(`ss: ${error.message}`));
+      const lines = stdout.split("\n").filter((line) => line.includes(`pid=${pid},`));
+      done(lines.map((line) => line.trim().split(/\s+/)[3] ?? line));
+    });
+  });
+}
+
+/** Settings of a running transmission-daemon, from its RPC interface (`session-get`). */
+export async function transmissionSession(rpcPort: number): Promise<Record<string, unknown>> {
+  const url = `http://127.0.0.1:${rpcPort}/transmission/rpc`;
+  const body = JSON.stringify({ method: "session-get" });
+  // The first request is refused with the session id (CSRF protection) that the second carries.
+  let sessionId = "";
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const response = await fetch(url, { method: "POST", body, headers: { "X-Transmission-Session-Id": sessionId } });
+    if (response.status === 409) {
+      sessionId = response.headers.get("X-Transmission-Session-Id") ?? "";
+      continue;
+    }
+    const reply = (await response.json()) as { result?: string; arguments?: Record<string, unknown> };
+    if (reply.result !== "success" || !reply.arguments) throw new Error(`session-get: ${JSON.stringify(reply)}`);
+    return reply.arguments;
+  }
+  throw new Error("session-get: no session id");
+}
