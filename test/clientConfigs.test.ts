@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseSettings } from "../src/config/config.js";
 import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
-import { summarizeTorrent } from "../src/wire/torrentFile.js";
+import { buildTorrent } from "../src/wire/torrentMake.js";
 import {
   ARIA2_CONF,
   RTORRENT_RC,
@@ -23,7 +23,6 @@ import {
   type RunningClient,
 } from "./helpers/clients.js";
 import { freePort } from "./helpers/redisServer.js";
-import { makeTorrent } from "./helpers/torrent.js";
 import { trackerFixture } from "./helpers/tracker.js";
 
 /** The rate cap every shipped config sets (each in its client's unit), in bytes/s: 100 Mbit/s. */
@@ -50,21 +49,23 @@ interface TestTorrent {
 }
 
 /**
- * Writes a random payload into `dir`/build and its .torrent into `dir`: every torrent of
- * these tests comes from here. It is public on purpose: a private torrent would turn DHT
- * and PEX off in every client, whatever its config says.
+ * Writes a random payload into `dir`/build and its .torrent into `dir`, made as
+ * `p2ptracker torrent create` makes it: every torrent of these tests comes from here, so
+ * each client here also shows it accepts the project's own torrents. It is public on
+ * purpose: a private torrent would turn DHT and PEX off in every client, whatever its
+ * config says.
  */
-function makeTestTorrent(dir: string, announce: string): TestTorrent {
+async function makeTestTorrent(dir: string, announce: string): Promise<TestTorrent> {
   const buildDir = join(dir, "build");
   const file = "payload.bin";
   mkdirSync(buildDir, { recursive: true });
   const payload = randomBytes(PAYLOAD_SIZE);
   writeFileSync(join(buildDir, file), payload);
   const torrent = join(dir, "payload.torrent");
-  writeFileSync(torrent, makeTorrent(payload, { name: file, announce, pieceLength: PIECE_LENGTH }).bytes);
-  const { infoHashHex } = summarizeTorrent(readFileSync(torrent));
+  const made = await buildTorrent(join(buildDir, file), { announce, pieceLength: PIECE_LENGTH, private: false });
+  writeFileSync(torrent, made.bytes);
   const sha256 = createHash("sha256").update(payload).digest("hex");
-  return { torrent, infoHashHex, buildDir, file, size: payload.length, sha256 };
+  return { torrent, infoHashHex: made.infoHashHex, buildDir, file, size: payload.length, sha256 };
 }
 
 /** aria2.conf: `key=value` lines; `#` starts a comment line. */
@@ -184,7 +185,7 @@ describe("the client configs in etc/ through the tracker", { concurrency: true }
         throw new Error(`${command} is not installed (scripts/test installs it): ${probe.error.message}`);
     }
     work = mkdtempSync(join(tmpdir(), "p2ptracker-clients-"));
-    build = makeTestTorrent(work, `${f.tracker.url}/announce`);
+    build = await makeTestTorrent(work, `${f.tracker.url}/announce`);
     await activateTransfer(f.admin as unknown as TransferStore, build.infoHashHex, build.file, String(build.size));
 
     // The build server, started as the README starts it: it checks the build already on
