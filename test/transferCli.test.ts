@@ -462,7 +462,7 @@ describe("transfer and rack commands against a tracker", () => {
       await complete(s.infoHash, s.hosts["10.91.1"]![0]!);
       const result = await cli(["transfer", "wait", s.hex, "--hosts", "1"]);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, new RegExp(`^${s.hex}: 1 hosts completed \\(waited for 1\\) in \\ds\\n$`));
+      assert.match(result.stdout, new RegExp(`^${s.hex}: 1 host completed \\(waited for 1\\) in \\ds\\n$`));
     });
 
     it("returns 1 naming the racks that stalled when nothing moves for --stall", async () => {

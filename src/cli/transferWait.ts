@@ -157,6 +157,8 @@ function statusText(transfer: Transfer | undefined, hosts: number, elapsed: numb
   return parts.join("  ");
 }
 
+const hostCount = (n: number) => `${n} ${n === 1 ? "host" : "hosts"}`;
+
 /** The line a person reads at the end (for a failure, the message on stderr). */
 export function describeWait(infoHashHex: string, outcome: WaitOutcome): string {
   const { result } = outcome;
@@ -164,7 +166,7 @@ export function describeWait(infoHashHex: string, outcome: WaitOutcome): string 
   const progress = `${result.completed ?? 0} of ${result.hosts} hosts completed`;
   switch (result.result) {
     case "completed":
-      return `${infoHashHex}: ${result.completed} hosts completed (waited for ${result.hosts}) in ${elapsed}`;
+      return `${infoHashHex}: ${hostCount(result.completed ?? 0)} completed (waited for ${result.hosts}) in ${elapsed}`;
     case "archived":
       return `${infoHashHex}: the transfer was archived with ${progress}`;
     case "timeout":
