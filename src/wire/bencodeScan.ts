@@ -11,6 +11,9 @@ export class BencodeError extends Error {}
 /** Deepest nesting of lists and dicts accepted; real metainfo needs about 5. */
 export const MAX_DEPTH = 32;
 
+/** Most keys in one dictionary: metainfo dicts hold a few dozen (file lists are lists). */
+export const MAX_DICT_KEYS = 10_000;
+
 /** Longest integer accepted, in digits: 2^53 has 16, so 15 keeps every value exact. */
 const MAX_INTEGER_DIGITS = 15;
 
@@ -32,21 +35,22 @@ export interface TopLevelEntry {
  * Checks that `bytes` is exactly one well-formed bencoded dictionary and returns its keys
  * with the byte ranges of their values (the info hash is the SHA-1 of one such range).
  */
-export function scanTopLevelDict(bytes: Uint8Array): TopLevelEntry[] {
+export function scanTopLevelDict(input: Uint8Array): TopLevelEntry[] {
+  // A Buffer view (no copy): its latin1 slices and indexOf are the fast native ones.
+  const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   if (bytes[0] !== D) throw new BencodeError("it must start with a dictionary ('d')");
   const entries: TopLevelEntry[] = [];
+  const keys = new Set<string>();
   let at = 1;
-  let previousKey: string | undefined;
   while (bytes[at] !== E) {
     if (at >= bytes.length) throw new BencodeError("truncated: the top-level dictionary is not closed");
     const keyStart = at;
     if (!isDigit(bytes[keyStart])) throw new BencodeError(`a dictionary key at byte ${keyStart} is not a string`);
     const keyEnd = skipString(bytes, at);
-    const key = Buffer.from(bytes.subarray(bytes.indexOf(COLON, keyStart) + 1, keyEnd)).toString("latin1");
-    if (key === previousKey || entries.some((entry) => entry.key === key)) {
-      throw new BencodeError(`the key "${key}" appears twice in the top-level dictionary`);
-    }
-    previousKey = key;
+    const key = bytes.toString("latin1", bytes.indexOf(COLON, keyStart) + 1, keyEnd);
+    if (keys.has(key)) throw new BencodeError(`the key "${key}" appears twice in the top-level dictionary`);
+    if (keys.size >= MAX_DICT_KEYS) throw new BencodeError(`more than ${MAX_DICT_KEYS} keys in a dictionary`);
+    keys.add(key);
     const end = skipValue(bytes, keyEnd, 1);
     entries.push({ key, start: keyEnd, end });
     at = end;
@@ -56,9 +60,10 @@ export function scanTopLevelDict(bytes: Uint8Array): TopLevelEntry[] {
 }
 
 /** Index just past the well-formed value that starts at `at` (iterative: no recursion). */
-function skipValue(bytes: Uint8Array, start: number, depth: number): number {
-  // open[i]: whether the container at nesting level i is a dict still expecting a key.
-  const open: Array<{ dict: boolean; expectKey: boolean; lastKey: string | undefined }> = [];
+function skipValue(bytes: Buffer, start: number, depth: number): number {
+  // open[i]: the container at nesting level i; a dict's keys so far (a repeated key would
+  // let two readers of the same bytes see different values) and whether a key comes next.
+  const open: Array<{ dict: boolean; expectKey: boolean; keys: Set<string> | undefined }> = [];
   let at = start;
   do {
     const top = open[open.length - 1];
@@ -74,16 +79,17 @@ function skipValue(bytes: Uint8Array, start: number, depth: number): number {
     if (top?.dict && top.expectKey) {
       if (!isDigit(kind)) throw new BencodeError(`a dictionary key at byte ${at} is not a string`);
       const end = skipString(bytes, at);
-      const key = Buffer.from(bytes.subarray(bytes.indexOf(COLON, at) + 1, end)).toString("latin1");
-      if (key === top.lastKey) throw new BencodeError(`the key "${key}" appears twice in a dictionary`);
-      top.lastKey = key;
+      const key = bytes.toString("latin1", bytes.indexOf(COLON, at) + 1, end);
+      if (top.keys!.has(key)) throw new BencodeError(`the key "${key}" appears twice in a dictionary`);
+      if (top.keys!.size >= MAX_DICT_KEYS) throw new BencodeError(`more than ${MAX_DICT_KEYS} keys in a dictionary`);
+      top.keys!.add(key);
       top.expectKey = false;
       at = end;
       continue;
     }
     if (kind === L || kind === D) {
       if (depth + open.length + 1 > MAX_DEPTH) throw new BencodeError(`nested deeper than ${MAX_DEPTH} levels`);
-      open.push({ dict: kind === D, expectKey: kind === D, lastKey: undefined });
+      open.push({ dict: kind === D, expectKey: kind === D, keys: kind === D ? new Set() : undefined });
       at++;
       continue;
     }
@@ -98,10 +104,10 @@ function afterValue(open: Array<{ dict: boolean; expectKey: boolean }>): void {
   if (top.dict) top.expectKey = true;
 }
 
-function skipInteger(bytes: Uint8Array, at: number): number {
+function skipInteger(bytes: Buffer, at: number): number {
   const end = bytes.indexOf(E, at);
   if (end < 0) throw new BencodeError(`truncated: the integer at byte ${at} is not closed`);
-  const text = Buffer.from(bytes.subarray(at + 1, end)).toString("latin1");
+  const text = bytes.toString("latin1", at + 1, end);
   if (!/^(0|-?[1-9]\d*)$/.test(text))
     throw new BencodeError(`"i${text.slice(0, 20)}e" at byte ${at} is not an integer`);
   if (text.replace("-", "").length > MAX_INTEGER_DIGITS) {
@@ -110,14 +116,18 @@ function skipInteger(bytes: Uint8Array, at: number): number {
   return end + 1;
 }
 
-function skipString(bytes: Uint8Array, at: number): number {
+function skipString(bytes: Buffer, at: number): number {
   if (!isDigit(bytes[at])) {
     throw new BencodeError(`unexpected byte 0x${(bytes[at] ?? 0).toString(16).padStart(2, "0")} at ${at}`);
   }
-  const colon = bytes.indexOf(COLON, at);
-  const digits = colon < 0 ? "" : Buffer.from(bytes.subarray(at, colon)).toString("latin1");
-  if (!/^(0|[1-9]\d{0,9})$/.test(digits)) throw new BencodeError(`a string length at byte ${at} is malformed`);
-  const end = colon + 1 + Number(digits);
+  // The length's digits, read in place: at most 10, no leading zero.
+  let length = 0;
+  let colon = at;
+  while (isDigit(bytes[colon]) && colon - at <= 10) length = length * 10 + bytes[colon++]! - 0x30;
+  if (bytes[colon] !== COLON || colon - at > 10 || (bytes[at] === 0x30 && colon - at > 1)) {
+    throw new BencodeError(`a string length at byte ${at} is malformed`);
+  }
+  const end = colon + 1 + length;
   if (end > bytes.length) throw new BencodeError(`truncated: the string at byte ${at} runs past the end`);
   return end;
 }

@@ -30,6 +30,18 @@ export const BAD_TORRENTS: ReadonlyArray<readonly [string, Uint8Array, RegExp]> 
   ],
   ["deep nesting", Buffer.from(`d8:announce1:x4:info${"l".repeat(10_000)}${"e".repeat(10_000)}e`), /nested deeper/],
   ["a duplicate key", Buffer.from("d8:announce1:x8:announce1:ye"), /appears twice/],
+  [
+    "a duplicate key in a nested dictionary",
+    torrentWith(`4:name1:a6:lengthi7e4:name1:b12:piece lengthi16384e6:pieces20:${pieces20}`),
+    /"name" appears twice in a dictionary/,
+  ],
+  [
+    "a dictionary of very many keys",
+    Buffer.from(
+      `d8:announce1:x4:infod${Array.from({ length: 10_001 }, (_, i) => `6:k${String(i).padStart(5, "0")}i1e`).join("")}ee`,
+    ),
+    /more than 10000 keys/,
+  ],
   ["no info dictionary", Buffer.from("d8:announce17:http://t/announcee"), /no info dictionary/],
   ["info that is a list", Buffer.from("d8:announce1:x4:infoli1eee"), /info is not a dictionary/],
   ["no announce URL", Buffer.from(goodText.replace("8:announce17:http://t/announce", ""), "latin1"), /no announce URL/],
