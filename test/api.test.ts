@@ -115,7 +115,7 @@ describe("operators' API: ADMIN_TOKEN_FILE and ADMIN_READS_NEED_TOKEN", () => {
 });
 
 describe("operators' API: registering torrents", () => {
-  const f = trackerFixture({ ADMIN_TOKEN: TEST_TOKEN, TORRENT_MAX_BYTES: "65536" });
+  const f = trackerFixture({ ADMIN_TOKEN: TEST_TOKEN, TORRENT_MAX_BYTES: "131072" });
 
   it("registers an uploaded .torrent (201), stores it in the transfer's slot and serves it back", async () => {
     const torrent = buildTorrent();
@@ -206,7 +206,7 @@ describe("operators' API: registering torrents", () => {
     const big = new Uint8Array(200_000);
     const sized = await api(f.tracker.url, "POST", "/torrents", { ...auth, body: big });
     assert.equal(sized.status, 413);
-    assert.match(sized.json.error, /larger than 65536 bytes \(TORRENT_MAX_BYTES\)/);
+    assert.match(sized.json.error, /larger than 131072 bytes \(TORRENT_MAX_BYTES\)/);
     let sent = 0;
     const chunked = new ReadableStream<Uint8Array>({
       pull(controller) {

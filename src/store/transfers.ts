@@ -16,6 +16,7 @@ import {
 
 /** The part of a Redis client registration touches besides its scripts. */
 export interface TransferStore extends ScriptRunner {
+  hGet(key: string, field: string): Promise<unknown>;
   zAdd(key: string, members: { score: number; value: string }): Promise<unknown>;
   zRem(key: string, members: string | string[]): Promise<unknown>;
   zRemRangeByScore(key: string, min: number | string, max: number | string): Promise<unknown>;
@@ -31,8 +32,26 @@ export async function registerTransfer(
   if (result.status !== "conflict") {
     await redis.zAdd(GLOBAL_KEYS.activeTransfers, { score: result.registered, value: infoHashHex });
     await redis.zRem(GLOBAL_KEYS.seenTransfers, infoHashHex);
+    await settleActiveIndex(redis, infoHashHex);
   }
   return result;
+}
+
+/**
+ * Makes transfers:active agree with the transfer's own state once more. A register and an
+ * archive of one hash on two replicas each run their script, then their index update;
+ * the updates can land in the other order (an archived hash listed, a live one missing,
+ * so never swept). Whichever update lands last reads the state after both scripts ran
+ * and settles the index to it.
+ */
+async function settleActiveIndex(redis: TransferStore, infoHashHex: string): Promise<void> {
+  const info = transferKeys(infoHashHex).info;
+  if (String((await redis.hGet(info, "active")) ?? "") === "1") {
+    const registered = Number(await redis.hGet(info, "registered")) || 0;
+    await redis.zAdd(GLOBAL_KEYS.activeTransfers, { score: registered, value: infoHashHex });
+  } else {
+    await redis.zRem(GLOBAL_KEYS.activeTransfers, infoHashHex);
+  }
 }
 
 /** Registers a transfer by name and length only; true when it was not active before. */
@@ -64,6 +83,7 @@ export async function archiveTransfer(
     const member = archiveMember(result.stamp, infoHashHex);
     await redis.zRem(GLOBAL_KEYS.activeTransfers, infoHashHex);
     await redis.zAdd(GLOBAL_KEYS.archivedTransfers, { score: result.deregistered, value: member });
+    await settleActiveIndex(redis, infoHashHex);
     await forgetExpiredArchives(redis, ttlSeconds);
   } else if (result.status === "unknown") {
     // An index entry left by a registration whose script ran but whose index update did not.
