@@ -349,6 +349,43 @@ describe("operators' API: a transfer's state, peers and racks", () => {
     assert.equal(first.json.total, 24);
   });
 
+  it("pages by the last row shown: rows registered or archived meanwhile make no row skip or repeat", async () => {
+    const before = (await allPages(f.tracker.url, "/transfers", 1000)).flat() as Array<{ info_hash: string }>;
+    const first = await api(f.tracker.url, "GET", "/transfers?limit=7");
+    const firstRows = first.json.items as Array<{ info_hash: string }>;
+    // Meanwhile: newer transfers arrive (a second later, so at the top) and one already
+    // shown is archived.
+    await new Promise((r) => setTimeout(r, 1100));
+    for (let i = 0; i < 5; i++) await api(f.tracker.url, "POST", `/transfers/${hexOf(randomInfoHash())}`, auth);
+    const archived = firstRows[0]!.info_hash;
+    assert.equal((await api(f.tracker.url, "DELETE", `/transfers/${archived}`, auth)).status, 200);
+    const rest: Array<{ info_hash: string }> = [];
+    let cursor: string | null = first.json.next_cursor;
+    while (cursor !== null) {
+      const page = await api(f.tracker.url, "GET", `/transfers?limit=7&cursor=${encodeURIComponent(cursor)}`);
+      assert.equal(page.status, 200, JSON.stringify(page.json));
+      rest.push(...page.json.items);
+      cursor = page.json.next_cursor;
+    }
+    const walked = [...firstRows, ...rest].map((r) => r.info_hash);
+    assert.equal(new Set(walked).size, walked.length, "no row twice");
+    const missed = before.map((r) => r.info_hash).filter((h) => !walked.includes(h));
+    assert.deepEqual(missed, [], "every row that was there before the walk is in it");
+  });
+
+  it("refuses a cursor it did not make with 400", async () => {
+    for (const path of [
+      "/transfers?cursor=12",
+      "/transfers?cursor=99999999999999999999:AB",
+      `/transfers/${hex}/peers?cursor=99999999999999999999999`,
+      `/transfers/${hex}/peers?cursor=-1`,
+    ]) {
+      const answer = await api(f.tracker.url, "GET", path);
+      assert.equal(answer.status, 400, path);
+      assert.match(answer.json.error, /cursor: expected the next_cursor of an earlier page/);
+    }
+  });
+
   it("lists hashes that clients announced but nobody registered (?state=seen)", async () => {
     const stray = randomInfoHash();
     await announce(f.tracker, stray, peer("10.51.0.1"));

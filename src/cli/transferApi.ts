@@ -60,7 +60,7 @@ async function allPages<T>(target: ApiTarget, path: string): Promise<T[]> {
   let cursor: string | null = null;
   do {
     const separator = path.includes("?") ? "&" : "?";
-    const page = `${path}${separator}limit=${PAGE_LIMIT}${cursor === null ? "" : `&cursor=${cursor}`}`;
+    const page = `${path}${separator}limit=${PAGE_LIMIT}${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`;
     const { json } = await apiRequest(target, "GET", page);
     const body = expectObject<{ items: T[]; next_cursor: string | null }>(json, "items", "a listing", target);
     items.push(...body.items);

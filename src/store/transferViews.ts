@@ -326,19 +326,51 @@ const LIST_KEYS: Record<ListState, string> = {
   seen: GLOBAL_KEYS.seenTransfers,
 };
 
-/** A page of a listing, newest first; `cursor` is the offset of the page's first row. */
+/** Where a listing page starts: after the row with this score and member (newest first). */
+export interface ListCursor {
+  readonly score: number;
+  readonly member: string;
+}
+
+/** The cursor text of a row: `<score>:<member>`. */
+const cursorOf = (row: { score: number; value: unknown }) => `${row.score}:${String(row.value)}`;
+
+/** Reads a cursor made by cursorOf; undefined when the text is not one. */
+export function parseListCursor(text: string): ListCursor | undefined {
+  const match = /^(\d{1,15}):([0-9A-Za-z:]{1,80})$/.exec(text);
+  return match ? { score: Number(match[1]), member: match[2]! } : undefined;
+}
+
+/**
+ * A page of a listing, newest first, after `cursor`. The cursor names the last row shown
+ * (score and member), not an offset: rows added or archived meanwhile shift nothing, so a
+ * walk through the pages neither skips nor repeats a row that stays in the index. Rows
+ * of one score come by member, descending, as ZRANGE ... REV gives them.
+ */
 export async function listTransfers(
   redis: TrackerRedis,
   state: ListState,
-  offset: number,
+  cursor: ListCursor | undefined,
   limit: number,
 ): Promise<{ items: TransferListItem[]; next: string | null; total: number }> {
   const key = LIST_KEYS[state];
-  const [rows, total] = await Promise.all([
-    redis.zRangeWithScores(key, offset, offset + limit - 1, { REV: true }),
-    redis.zCard(key),
-  ]);
-  const next = offset + rows.length < total ? String(offset + rows.length) : null;
+  const after = (row: { score: number; value: unknown }) =>
+    cursor === undefined || row.score < cursor.score || String(row.value) < cursor.member;
+  const found: Array<{ score: number; value: unknown }> = [];
+  // Rows of the cursor's own score that were shown already are skipped; a second read
+  // is needed only when more than a page of them share that second.
+  for (let offset = 0; found.length <= limit; offset += limit + 1) {
+    const batch = await redis.zRangeWithScores(key, cursor === undefined ? "+inf" : cursor.score, "-inf", {
+      BY: "SCORE",
+      REV: true,
+      LIMIT: { offset, count: limit + 1 },
+    });
+    found.push(...batch.filter(after));
+    if (batch.length < limit + 1) break;
+  }
+  const rows = found.slice(0, limit);
+  const total = await redis.zCard(key);
+  const next = found.length > limit ? cursorOf(rows[rows.length - 1]!) : null;
   if (state === "seen") {
     return { items: rows.map((r) => ({ info_hash: String(r.value), last_seen: r.score })), next, total };
   }

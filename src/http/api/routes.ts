@@ -16,6 +16,7 @@ import type { TrackerRedis } from "../../store/redis.js";
 import { archiveTransfer, forgetExpiredArchives, registerTransfer, type TransferStore } from "../../store/transfers.js";
 import {
   listTransfers,
+  parseListCursor,
   locateTransfer,
   peerPage,
   transferView,
@@ -202,7 +203,7 @@ export function createApi({ config, redis, racks, token }: ApiDeps): OpenAPIHono
     async (c) => {
       const { state = "active", cursor, limit = DEFAULT_PAGE } = c.req.valid("query");
       if (state === "archived") await forgetExpiredArchives(store, config.ARCHIVE_TTL);
-      const page = await listTransfers(redis, state, Number(cursor ?? 0), limit);
+      const page = await listTransfers(redis, state, cursor === undefined ? undefined : parseListCursor(cursor), limit);
       return c.json({ items: page.items, total: page.total, next_cursor: page.next }, 200);
     },
   );

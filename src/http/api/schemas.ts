@@ -37,7 +37,10 @@ const flag = z
 
 export const ListQuery = z.object({
   state: z.enum(["active", "archived", "seen"]).optional().openapi({ description: "which transfers (default active)" }),
-  cursor: z.string().regex(/^\d+$/, "expected the next_cursor of an earlier page").optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}:[0-9A-Za-z:]{1,80}$/, "expected the next_cursor of an earlier page")
+    .optional(),
   limit: pageLimit,
 });
 
@@ -53,7 +56,11 @@ export const PeerListParam = InfoHashParam.extend({
 });
 
 export const PeerListQuery = z.object({
-  cursor: z.string().regex(/^\d+$/, "expected the next_cursor of an earlier page").optional(),
+  // A Redis SCAN cursor (64 bits), or an offset into the racks.
+  cursor: z
+    .string()
+    .regex(/^\d{1,19}$/, "expected the next_cursor of an earlier page")
+    .optional(),
   limit: pageLimit,
   archive: Stamp.optional(),
 });
