@@ -4,7 +4,7 @@ register: makes a transfer active, so announces for it get peers, and keeps its 
 KEYS[1] infoKey     {H}:info     hash: active, registered, name, length, piece_length, files, counters
 KEYS[2] torrentKey  {H}:torrent  string: the .torrent file as uploaded
 
-ARGV[1] name         torrent name ('' for a bare info hash: keeps any stored name)
+ARGV[1] name         torrent name ('' for a bare info hash: an active transfer keeps its name)
 ARGV[2] length       payload bytes, decimal ('' when unknown)
 ARGV[3] pieceLength  bytes per piece, decimal ('' when unknown)
 ARGV[4] files        number of files, decimal ('' when unknown)

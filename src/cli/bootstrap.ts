@@ -49,7 +49,12 @@ export async function bootstrapCommand(args: string[]): Promise<void> {
       const { status } = await registerTransfer(store, infoHashHex, torrent?.registration ?? {});
       if (status === "conflict") throw new CommandError(`${infoHashHex}: a different .torrent is registered`);
       const label = torrent ? ` (${torrent.name}, ${torrent.length} bytes)` : "";
-      console.log(`${infoHashHex}${label}: ${status === "registered" ? "activated" : "already active"}`);
+      const outcome = {
+        registered: "activated",
+        "torrent-added": "already active, .torrent stored",
+        unchanged: "already active",
+      };
+      console.log(`${infoHashHex}${label}: ${outcome[status]}`);
     } else {
       const result = await archiveTransfer(store, infoHashHex, config.ARCHIVE_TTL);
       if (result.status === "archived") {
