@@ -425,6 +425,8 @@ describe("operators' API: archiving", () => {
     assert.equal(archived.json.peers, 2);
 
     assert.deepEqual(await f.redis.client.keys(`{${hex}}*`), [], "{H}:* names only a live transfer");
+    assert.deepEqual(await f.redis.client.zRange(`archives:{${hex}}`, 0, -1), [stamp], "the transfer's archive index");
+    assert.ok((await f.redis.client.ttl(`archives:{${hex}}`)) > 3500);
     const archiveKeys = (await f.redis.client.keys(`archive:${stamp}:{${hex}}*`)).sort();
     assert.deepEqual(archiveKeys, liveKeys.map((k) => `archive:${stamp}:${k}`).sort(), "every key renamed");
     for (const key of archiveKeys) {

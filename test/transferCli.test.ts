@@ -659,7 +659,8 @@ describe("transfer and rack commands against a tracker", () => {
           "--tracker",
           f.tracker.url,
         ];
-        session = await TmuxSession.start(command.map((word) => `'${word}'`).join(" "), 140, 40);
+        // exec: the pane's process is the CLI itself, not a shell that Ctrl-C could kill too.
+        session = await TmuxSession.start(`exec ${command.map((word) => `'${word}'`).join(" ")}`, 140, 40);
         let pane = "";
         await eventually(
           "the first view",

@@ -14,6 +14,8 @@ export interface TransferKeys {
   readonly origins: string;
   /** The registered .torrent file. Not one of the swarm keys the announce script takes. */
   readonly torrent: string;
+  /** zset: the transfer's archive stamps (archives:{H}: same slot, outside {H}:*). */
+  readonly archives: string;
   /** Prefix of the rack keys: <rackPrefix><rack>:L|S|R. Passed to scripts as ARGV. */
   readonly rackPrefix: string;
 }
@@ -33,6 +35,7 @@ export function transferKeys(infoHashHex: string, archive = ""): TransferKeys {
     repsSeeding: `${tag}:RS`,
     origins: `${tag}:O`,
     torrent: `${tag}:torrent`,
+    archives: `archives:{${infoHashHex.toUpperCase()}}`,
     rackPrefix: `${tag}:rack:`,
   };
 }

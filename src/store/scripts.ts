@@ -198,7 +198,7 @@ export async function runArchive(
   ttlSeconds: number,
 ): Promise<ArchiveResult> {
   const [status, stamp, peers, deregistered] = (await redis.archive(
-    [...transferKeyList(keys), keys.torrent],
+    [...transferKeyList(keys), keys.torrent, keys.archives],
     [keys.rackPrefix, keyPrefix, String(ttlSeconds)],
   )) as [number, Buffer | string, number, number];
   if (status === 1) return { status: "archived", stamp: String(stamp), peers, deregistered };

@@ -33,17 +33,8 @@ export async function locateTransfer(
 }
 
 async function latestArchive(redis: TrackerRedis, infoHashHex: string): Promise<string | undefined> {
-  let latest: string | undefined;
-  let cursor = "0";
-  do {
-    const page = await redis.zScan(GLOBAL_KEYS.archivedTransfers, cursor, { MATCH: `*:${infoHashHex}`, COUNT: 1000 });
-    cursor = String(page.cursor);
-    for (const { value } of page.members) {
-      const stamp = String(value).split(":")[0]!;
-      if (latest === undefined || stamp > latest) latest = stamp;
-    }
-  } while (cursor !== "0");
-  return latest;
+  const [stamp] = await redis.zRange(transferKeys(infoHashHex).archives, 0, 0, { REV: true });
+  return stamp === undefined ? undefined : String(stamp);
 }
 
 /** One rack's share of a transfer. */

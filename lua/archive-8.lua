@@ -11,6 +11,8 @@ KEYS[4] repsLeechingKey  {H}:RL
 KEYS[5] repsSeedingKey   {H}:RS
 KEYS[6] originsKey       {H}:O
 KEYS[7] torrentKey       {H}:torrent
+KEYS[8] archivesKey      archives:{H}  zset: this transfer's archive stamps, by deactivation time (s);
+                         outside {H}:* (which names only a live transfer), in the same slot
 
 ARGV[1] rackPrefix     '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R)
 ARGV[2] archivePrefix  'archive:'
@@ -33,6 +35,7 @@ local repsLeechingKey = KEYS[4]
 local repsSeedingKey = KEYS[5]
 local originsKey = KEYS[6]
 local torrentKey = KEYS[7]
+local archivesKey = KEYS[8]
 
 local rackPrefix = ARGV[1]
 local archivePrefix = ARGV[2]
@@ -65,4 +68,9 @@ for _, key in ipairs(keys) do
     redis.call('EXPIRE', prefix .. key, archiveTtl)
   end
 end
+-- The newest archive lives longest, so the index lives as long as it does; entries of
+-- archives that expired are dropped on the way.
+redis.call('ZADD', archivesKey, now, stamp)
+redis.call('ZREMRANGEBYSCORE', archivesKey, '-inf', now - archiveTtl)
+redis.call('EXPIRE', archivesKey, archiveTtl)
 return { 1, stamp, peers, now }
