@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -659,8 +659,12 @@ describe("transfer and rack commands against a tracker", () => {
           "--tracker",
           f.tracker.url,
         ];
-        // exec: the pane's process is the CLI itself, not a shell that Ctrl-C could kill too.
-        session = await TmuxSession.start(`exec ${command.map((word) => `'${word}'`).join(" ")}`, 140, 40);
+        // The pane's shell records how the CLI exited: tmux's own record of a pane's end can
+        // lag or go missing under load. The shell's trap keeps Ctrl-C from ending the shell
+        // itself; the CLI, being another program, gets the default SIGINT and its own handler.
+        const statusFile = join(mkdtempSync(join(tmpdir(), "p2ptracker-watch-")), "status");
+        const line = command.map((word) => `'${word}'`).join(" ");
+        session = await TmuxSession.start(`trap true INT; ${line}; echo $? > '${statusFile}'`, 140, 40);
         let pane = "";
         await eventually(
           "the first view",
@@ -690,8 +694,8 @@ describe("transfer and rack commands against a tracker", () => {
         assert.equal(count(/^completed +/), 1, "one completed line");
 
         await session.sendKeys("C-c");
-        await eventually("the view to exit", async () => (await session!.paneState()).dead, 10_000);
-        assert.equal((await session.paneState()).status, 0, "Ctrl-C exits 0");
+        await eventually("the view to exit", async () => existsSync(statusFile), 10_000);
+        assert.equal(readFileSync(statusFile, "utf8"), "0\n", "Ctrl-C exits 0");
       });
     });
   });

@@ -45,16 +45,6 @@ export class TmuxSession {
     await this.tmux(["send-keys", "-t", this.name, ...keys]);
   }
 
-  /** Whether the pane's command has exited, and with what status. */
-  async paneState(): Promise<{ dead: boolean; status: number | undefined }> {
-    const [dead, status] = (
-      await this.tmux(["display-message", "-p", "-t", this.name, "#{pane_dead} #{pane_dead_status}"])
-    )
-      .trim()
-      .split(" ");
-    return { dead: dead === "1", status: status === undefined || status === "" ? undefined : Number(status) };
-  }
-
   /** Stops the session's tmux server (and with it whatever still runs in the pane), removes its socket. */
   async close(): Promise<void> {
     await this.tmux(["kill-server"]).catch(() => undefined);
