@@ -1,19 +1,18 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseSettings } from "../src/config/config.js";
 import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
-import { buildTorrent } from "../src/wire/torrentMake.js";
 import {
   ARIA2_CONF,
   RTORRENT_RC,
   TRANSMISSION_SETTINGS,
-  isRunning,
+  makeTestTorrent,
   startAria2,
+  startOrigin,
   startRtorrent,
   startTransmission,
   stopClient,
@@ -21,6 +20,7 @@ import {
   udpSockets,
   waitForDownload,
   type RunningClient,
+  type TestTorrent,
 } from "./helpers/clients.js";
 import { freePort } from "./helpers/redisServer.js";
 import { trackerFixture } from "./helpers/tracker.js";
@@ -30,43 +30,11 @@ const CAP_BYTES_PER_SECOND = 12_500_000;
 const TRACKER_DEFAULTS = parseSettings([]);
 
 const PAYLOAD_SIZE = 8 * 1024 * 1024;
-const PIECE_LENGTH = 256 * 1024;
 const ACTIVE_INTERVAL = 2;
 // Transmission 3.00 begins to download some 10 s after it has connected to its peers.
 const DOWNLOAD_TIMEOUT_MS = 40_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A build as the build server has it: the payload on disk and its .torrent. */
-interface TestTorrent {
-  readonly torrent: string;
-  readonly infoHashHex: string;
-  /** The directory that holds the payload, as /srv/builds does on the build server. */
-  readonly buildDir: string;
-  readonly file: string;
-  readonly size: number;
-  readonly sha256: string;
-}
-
-/**
- * Writes a random payload into `dir`/build and its .torrent into `dir`, made as
- * `p2ptracker torrent create` makes it: every torrent of these tests comes from here, so
- * each client here also shows it accepts the project's own torrents. It is public on
- * purpose: a private torrent would turn DHT and PEX off in every client, whatever its
- * config says.
- */
-async function makeTestTorrent(dir: string, announce: string): Promise<TestTorrent> {
-  const buildDir = join(dir, "build");
-  const file = "payload.bin";
-  mkdirSync(buildDir, { recursive: true });
-  const payload = randomBytes(PAYLOAD_SIZE);
-  writeFileSync(join(buildDir, file), payload);
-  const torrent = join(dir, "payload.torrent");
-  const made = await buildTorrent(join(buildDir, file), { announce, pieceLength: PIECE_LENGTH, private: false });
-  writeFileSync(torrent, made.bytes);
-  const sha256 = createHash("sha256").update(payload).digest("hex");
-  return { torrent, infoHashHex: made.infoHashHex, buildDir, file, size: payload.length, sha256 };
-}
 
 /** aria2.conf: `key=value` lines; `#` starts a comment line. */
 function parseAria2Conf(text: string): Map<string, string> {
@@ -185,25 +153,11 @@ describe("the client configs in etc/ through the tracker", { concurrency: true }
         throw new Error(`${command} is not installed (scripts/test installs it): ${probe.error.message}`);
     }
     work = mkdtempSync(join(tmpdir(), "p2ptracker-clients-"));
-    build = await makeTestTorrent(work, `${f.tracker.url}/announce`);
+    build = await makeTestTorrent(work, `${f.tracker.url}/announce`, PAYLOAD_SIZE);
     await activateTransfer(f.admin as unknown as TransferStore, build.infoHashHex, build.file, String(build.size));
 
-    // The build server, started as the README starts it: it checks the build already on
-    // disk, announces complete, and is the transfer's origin.
-    const origin = startAria2({
-      name: "origin",
-      ip: "127.0.40.1",
-      workDir: build.buildDir,
-      dir: build.buildDir,
-      torrent: build.torrent,
-      extra: ["--check-integrity=true"],
-    });
-    clients.push(origin);
     const originsKey = `{${build.infoHashHex}}:O`;
-    for (const deadline = Date.now() + 20_000; (await f.redis.client.zCard(originsKey)) < 1; await sleep(200)) {
-      assert.ok(isRunning(origin), `the origin exited\n${origin.output()}`);
-      assert.ok(Date.now() < deadline, `the origin never announced\n${origin.output()}`);
-    }
+    clients.push(await startOrigin(build, "127.0.40.1", async () => (await f.redis.client.zCard(originsKey)) > 0));
   });
 
   after(async () => {

@@ -3,19 +3,66 @@
  * tests. Each launcher starts one client with the shipped file as it stands and overrides
  * only what a test must: where files go, the loopback address the client binds to (which
  * is its rack), and for rtorrent the announce period, which the test shortens with the
- * tracker's interval.
+ * tracker's interval. The qBittorrent and libtorrent setups live in etc/README.md, not in
+ * files: their launchers take them from the README's code blocks.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildTorrent } from "../../src/wire/torrentMake.js";
 
 /** The repository's etc/ directory (this file runs from dist/test/helpers/). */
 export const ETC = fileURLToPath(new URL("../../../etc/", import.meta.url));
 export const ARIA2_CONF = join(ETC, "aria2.conf");
 export const RTORRENT_RC = join(ETC, "rtorrent.rc");
 export const TRANSMISSION_SETTINGS = join(ETC, "transmission", "settings.json");
+export const ETC_README = join(ETC, "README.md");
+
+/** The one fenced block of `lang` in the `## section` of etc/README.md, as written there. */
+export function readmeBlock(section: string, lang: string): string {
+  const text = readFileSync(ETC_README, "utf8");
+  const start = text.indexOf(`\n## ${section}\n`);
+  if (start < 0) throw new Error(`etc/README.md has no section "## ${section}"`);
+  const end = text.indexOf("\n## ", start + 1);
+  const body = text.slice(start, end < 0 ? undefined : end);
+  const blocks = [...body.matchAll(new RegExp("^```" + lang + "\\n([\\s\\S]*?)^```$", "gm"))];
+  if (blocks.length !== 1)
+    throw new Error(`etc/README.md "## ${section}": ${blocks.length} \`\`\`${lang} blocks, not 1`);
+  return blocks[0]![1]!;
+}
+
+/** A build as the build server has it: the payload on disk and its .torrent. */
+export interface TestTorrent {
+  readonly torrent: string;
+  readonly infoHashHex: string;
+  /** The directory that holds the payload, as /srv/builds does on the build server. */
+  readonly buildDir: string;
+  readonly file: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/**
+ * Writes a random payload into `dir`/build and its .torrent into `dir`, made as
+ * `p2ptracker torrent create` makes it: every torrent of these tests comes from here, so
+ * each client here also shows it accepts the project's own torrents. It is public on
+ * purpose: a private torrent would turn DHT and PEX off in every client, whatever its
+ * config says.
+ */
+export async function makeTestTorrent(dir: string, announce: string, size: number): Promise<TestTorrent> {
+  const buildDir = join(dir, "build");
+  const file = "payload.bin";
+  mkdirSync(buildDir, { recursive: true });
+  const payload = randomBytes(size);
+  writeFileSync(join(buildDir, file), payload);
+  const torrent = join(dir, "payload.torrent");
+  const made = await buildTorrent(join(buildDir, file), { announce, pieceLength: 256 * 1024, private: false });
+  writeFileSync(torrent, made.bytes);
+  const sha256 = createHash("sha256").update(payload).digest("hex");
+  return { torrent, infoHashHex: made.infoHashHex, buildDir, file, size: payload.length, sha256 };
+}
 
 /** A client process started by a test. */
 export interface RunningClient {
@@ -135,6 +182,86 @@ export function startTransmission(options: ClientOptions & { readonly rpcPort: n
   return { ...launch(options, downloadDir, "transmission-daemon", args), rpcPort: options.rpcPort };
 }
 
+/**
+ * An ini file with some keys set: each replaces the key's line in its section, or joins
+ * the section (added at the end if the file has none). Keys are written as in the file,
+ * e.g. `Session\\Port` in `[BitTorrent]`.
+ */
+export function setIniKeys(ini: string, overrides: Record<string, Record<string, string>>): string {
+  const lines = ini.split("\n");
+  for (const [section, keys] of Object.entries(overrides)) {
+    let header = lines.indexOf(`[${section}]`);
+    if (header < 0) {
+      lines.push(`[${section}]`);
+      header = lines.length - 1;
+    }
+    let end = lines.findIndex((line, i) => i > header && line.startsWith("["));
+    if (end < 0) end = lines.length;
+    for (const [key, value] of Object.entries(keys)) {
+      const at = lines.findIndex((line, i) => i > header && i < end && line.startsWith(`${key}=`));
+      if (at >= 0) lines[at] = `${key}=${value}`;
+      else lines.splice(end++, 0, `${key}=${value}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** A running qbittorrent-nox: its client and the port of its WebUI. */
+export interface RunningQbittorrent extends RunningClient {
+  readonly webUiPort: number;
+}
+
+/**
+ * qbittorrent-nox with the qBittorrent.conf of etc/README.md, in a HOME of its own (so
+ * ~/.config/qBittorrent/qBittorrent.conf). Overridden: the save path, the listen port,
+ * the address it binds (its rack) and the WebUI port; the legal notice is accepted, as
+ * qBittorrent 4.5 otherwise asks for it on the terminal.
+ */
+export function startQbittorrent(
+  options: ClientOptions & { readonly listenPort: number; readonly webUiPort: number },
+): RunningQbittorrent {
+  const home = options.workDir;
+  const downloadDir = join(home, "downloads");
+  const configDir = join(home, ".config", "qBittorrent");
+  for (const dir of [downloadDir, configDir]) mkdirSync(dir, { recursive: true });
+  const conf = setIniKeys(readmeBlock("qBittorrent", "ini"), {
+    BitTorrent: {
+      "Session\\DefaultSavePath": downloadDir,
+      "Session\\Port": String(options.listenPort),
+      "Session\\InterfaceAddress": options.ip,
+    },
+    Preferences: { "WebUI\\Port": String(options.webUiPort) },
+    LegalNotice: { Accepted: "true" },
+  });
+  writeFileSync(join(configDir, "qBittorrent.conf"), conf);
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  for (const name of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"]) delete env[name];
+  const client = launch(options, downloadDir, "qbittorrent-nox", [], env);
+  return { ...client, webUiPort: options.webUiPort };
+}
+
+/**
+ * The Python script of etc/README.md (libtorrent-rasterbar), run as the README runs it:
+ * `python3 seed.py TORRENT SAVE_PATH LISTEN ACTIVE_INTERVAL`. Debian's python3, which has
+ * the python3-libtorrent binding (another python3 on PATH may not).
+ */
+export function startLibtorrentScript(
+  options: ClientOptions & { readonly listenPort: number; readonly activeInterval: number },
+): RunningClient {
+  const downloadDir = join(options.workDir, "downloads");
+  mkdirSync(downloadDir, { recursive: true });
+  const script = join(options.workDir, "seed.py");
+  writeFileSync(script, readmeBlock("libtorrent-rasterbar", "python"));
+  const args = [
+    script,
+    options.torrent,
+    downloadDir,
+    `${options.ip}:${options.listenPort}`,
+    String(options.activeInterval),
+  ];
+  return launch(options, downloadDir, "/usr/bin/python3", args);
+}
+
 /** Whether the client process is still alive. */
 export const isRunning = (client: RunningClient) => client.child.exitCode === null && client.child.signalCode === null;
 
@@ -142,6 +269,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function sha256File(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/**
+ * The build server, started as the README starts it: aria2c checks the build already on
+ * disk, announces complete, and is the transfer's origin. Resolves once `announced` says
+ * the tracker has it.
+ */
+export async function startOrigin(
+  build: TestTorrent,
+  ip: string,
+  announced: () => Promise<boolean>,
+): Promise<RunningClient> {
+  const origin = startAria2({
+    name: "origin",
+    ip,
+    workDir: build.buildDir,
+    dir: build.buildDir,
+    torrent: build.torrent,
+    extra: ["--check-integrity=true"],
+  });
+  for (const deadline = Date.now() + 20_000; !(await announced()); await sleep(200)) {
+    if (!isRunning(origin)) throw new Error(`the origin exited\n${origin.output()}`);
+    if (Date.now() > deadline) {
+      await stopClient(origin);
+      throw new Error(`the origin never announced\n${origin.output()}`);
+    }
+  }
+  return origin;
 }
 
 /** A condition checked before the file is hashed, and what it means, for messages. */
