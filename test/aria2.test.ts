@@ -1,3 +1,4 @@
+import { ARIA2_TEST_FLAGS } from "./helpers/clients.js";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -20,30 +21,6 @@ const NAME = "payload.bin";
 const PAYLOAD_SIZE = 4 * 1024 * 1024;
 const PIECE_LENGTH = 256 * 1024;
 const DOWNLOAD_TIMEOUT_MS = 90_000;
-
-const ARIA2_FLAGS = [
-  "--no-conf=true",
-  // Tracker only: no DHT, PEX or LPD, so every peer a client meets came from the tracker.
-  "--enable-dht=false",
-  "--enable-dht6=false",
-  "--bt-enable-lpd=false",
-  "--enable-peer-exchange=false",
-  "--listen-port=6881-6889",
-  "--bt-tracker-interval=2",
-  "--file-allocation=none",
-  "--summary-interval=0",
-  "--console-log-level=warn",
-  "--log-level=info",
-  "--allow-overwrite=true",
-  "--bt-hash-check-seed=true",
-  "--follow-torrent=false",
-  "--bt-stop-timeout=0",
-  "--check-certificate=false",
-  // Keep seeding until killed, so every finished leecher goes on serving its rack.
-  "--seed-ratio=0.0",
-  // A seeding aria2c drops its .aria2 control file only at its next auto-save (default 60 s).
-  "--auto-save-interval=1",
-];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -69,7 +46,7 @@ function startAria2(work: string, name: string, ip: string, torrent: string, ext
   const log = join(work, `${name}.log`);
   mkdirSync(dir, { recursive: true });
   // --interface binds both its listening socket and its tracker requests, so the tracker sees its rack.
-  const args = [...ARIA2_FLAGS, `--interface=${ip}`, `--dir=${dir}`, `--log=${log}`, ...extra, torrent];
+  const args = [...ARIA2_TEST_FLAGS, `--interface=${ip}`, `--dir=${dir}`, `--log=${log}`, ...extra, torrent];
   const child = spawn("aria2c", args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const keep = (chunk: Buffer | string) => (output = (output + chunk.toString()).slice(-3000));

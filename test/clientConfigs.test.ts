@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { parseSettings } from "../src/config/config.js";
 import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
 import {
+  seenAsSeeder as seenAsSeederIn,
   ARIA2_CONF,
   RTORRENT_RC,
   TRANSMISSION_SETTINGS,
@@ -133,13 +134,7 @@ describe("the client configs in etc/ through the tracker", { concurrency: true }
   let build: TestTorrent;
   const clients: RunningClient[] = [];
 
-  /** Racks are the tracker's default /24 subnets: each client is alone in its own. */
-  const seederKey = (client: RunningClient) => `{${build.infoHashHex}}:rack:${client.ip.replace(/\d+$/, "0")}/24:S`;
-  /** When the tracker last heard from the client as a seeder; undefined while it is none. */
-  const seenAsSeeder = async (client: RunningClient): Promise<number | undefined> => {
-    const [entry] = await f.redis.client.zRangeWithScores(seederKey(client), 0, -1);
-    return entry?.score;
-  };
+  const seenAsSeeder = (client: RunningClient) => seenAsSeederIn(f.redis.client, build.infoHashHex, client);
 
   before(async () => {
     for (const [command, flag] of [

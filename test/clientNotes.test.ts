@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
 import {
+  seenAsSeeder as seenAsSeederIn,
   isRunning,
   makeTestTorrent,
   readmeBlock,
@@ -75,12 +76,7 @@ describe("the client notes of etc/README.md through the tracker", { concurrency:
   let build: TestTorrent;
   const clients: RunningClient[] = [];
 
-  const seederKey = (client: RunningClient) => `{${build.infoHashHex}}:rack:${client.ip.replace(/\d+$/, "0")}/24:S`;
-  /** When the tracker last heard from the client as a seeder; undefined while it is none. */
-  const seenAsSeeder = async (client: RunningClient): Promise<number | undefined> => {
-    const [entry] = await f.redis.client.zRangeWithScores(seederKey(client), 0, -1);
-    return entry?.score;
-  };
+  const seenAsSeeder = (client: RunningClient) => seenAsSeederIn(f.redis.client, build.infoHashHex, client);
   const trackerHasSeeder = (client: RunningClient) => ({
     check: async () => (await seenAsSeeder(client)) !== undefined,
     description: "the tracker has it as a seeder",

@@ -1,3 +1,4 @@
+import { ARIA2_TEST_FLAGS } from "./helpers/clients.js";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -610,30 +611,11 @@ describe("torrent create", () => {
   });
 });
 
-const ARIA2_FLAGS = [
-  "--no-conf=true",
-  "--enable-dht=false",
-  "--enable-dht6=false",
-  "--bt-enable-lpd=false",
-  "--enable-peer-exchange=false",
-  "--listen-port=6881-6889",
-  "--bt-tracker-interval=2",
-  "--file-allocation=none",
-  "--summary-interval=0",
-  "--console-log-level=warn",
-  "--allow-overwrite=true",
-  "--bt-hash-check-seed=true",
-  "--follow-torrent=false",
-  "--bt-stop-timeout=0",
-  "--seed-ratio=0.0",
-  "--auto-save-interval=1",
-];
-
 /** An aria2c bound to its own loopback address (so the tracker sees it there), keeping its output's tail. */
 function startAria2(work: string, name: string, ip: string, torrent: string, extra: string[] = []) {
   const dir = join(work, name);
   mkdirSync(dir, { recursive: true });
-  const child = spawn("aria2c", [...ARIA2_FLAGS, `--interface=${ip}`, `--dir=${dir}`, ...extra, torrent], {
+  const child = spawn("aria2c", [...ARIA2_TEST_FLAGS, `--interface=${ip}`, `--dir=${dir}`, ...extra, torrent], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

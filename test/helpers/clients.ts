@@ -374,3 +374,42 @@ export async function transmissionSession(rpcPort: number): Promise<Record<strin
   }
   throw new Error("session-get: no session id");
 }
+
+/**
+ * When the tracker last heard from `client` as a seeder of the transfer (score of its rack's
+ * seeder set; racks are the tracker's default /24 subnets); undefined while it is none.
+ */
+export async function seenAsSeeder(
+  redis: { zRangeWithScores(key: string, start: number, stop: number): Promise<Array<{ score: number }>> },
+  infoHashHex: string,
+  client: Pick<RunningClient, "ip">,
+): Promise<number | undefined> {
+  const key = `{${infoHashHex}}:rack:${client.ip.replace(/\d+$/, "0")}/24:S`;
+  const [entry] = await redis.zRangeWithScores(key, 0, -1);
+  return entry?.score;
+}
+
+/** aria2c flags for a client a test drives itself, without a config file. */
+export const ARIA2_TEST_FLAGS = [
+  "--no-conf=true",
+  // Tracker only: no DHT, PEX or LPD, so every peer a client meets came from the tracker.
+  "--enable-dht=false",
+  "--enable-dht6=false",
+  "--bt-enable-lpd=false",
+  "--enable-peer-exchange=false",
+  "--listen-port=6881-6889",
+  "--bt-tracker-interval=2",
+  "--file-allocation=none",
+  "--summary-interval=0",
+  "--console-log-level=warn",
+  "--log-level=info",
+  "--allow-overwrite=true",
+  "--bt-hash-check-seed=true",
+  "--follow-torrent=false",
+  "--bt-stop-timeout=0",
+  "--check-certificate=false",
+  // Keep seeding until killed, so every finished leecher goes on serving its rack.
+  "--seed-ratio=0.0",
+  // A seeding aria2c drops its .aria2 control file only at its next auto-save (default 60 s).
+  "--auto-save-interval=1",
+];
