@@ -2,8 +2,8 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { encodeFailure } from "./wire/bittorrent.js";
 import { serve, type ServerType } from "@hono/node-server";
-import { createApp } from "./http/app.js";
-import { redisUrl, type Config } from "./config/config.js";
+import { createApp, withHealth } from "./http/app.js";
+import type { Config } from "./config/config.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./store/embeddedRedis.js";
 import { log } from "./log.js";
 import { RackChain, type ChainLink, type RackCacheStore } from "./racks/chain.js";
@@ -14,7 +14,9 @@ import { httpResolver } from "./racks/http.js";
 import { moduleResolver } from "./racks/module.js";
 import { StaticRackMap } from "./racks/static.js";
 import { subnetResolver } from "./racks/subnet.js";
-import { connectRedis, loadScripts } from "./store/redis.js";
+import { loadScripts } from "./store/redis.js";
+import { connectStore } from "./store/connect.js";
+import { Readiness } from "./observe/health.js";
 import { migrateLegacyKeys } from "./store/migrate.js";
 import { createApi } from "./http/api/routes.js";
 import { loadAdminToken } from "./http/api/auth.js";
@@ -33,6 +35,8 @@ export interface RunningTracker {
   readonly port: number;
   /** The API's port: the announce port unless API_LISTEN moves it. */
   readonly apiPort: number;
+  /** What /readyz reports; draining starts here. */
+  readonly readiness: Readiness;
   close(): Promise<void>;
 }
 
@@ -68,14 +72,12 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
   if (config.EMBEDDED_REDIS) embedded = await startEmbeddedRedis(config.REDISPORT, config.DATA_DIR);
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
-    const redis = await connectRedis({
-      url: redisUrl(config),
-      commandTimeoutMs: config.REDIS_TIMEOUT_MS,
-      firstConnectMs: FIRST_CONNECT_MS,
-      perCommandTimeout: false,
-    });
-    cleanups.push(() => redis.close().catch(() => undefined));
+    const connection = await connectStore(config, { firstConnectMs: FIRST_CONNECT_MS, perCommandTimeout: false });
+    const redis = connection.redis;
+    cleanups.push(() => connection.close());
+    const readiness = new Readiness({ redisReady: () => connection.isReady() });
     await loadScripts(redis);
+    readiness.scriptsLoaded();
     await migrateLegacyKeys(redis);
     const client = redis as unknown as TrackerStore & RackCacheStore;
     // Announces go to Redis in batches while it is busy (see batching.ts); the rest at once.
@@ -88,24 +90,30 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     cleanups.push(stopSweeper);
     // The API reads large replies (peer lists): its own connection keeps them from
     // queueing ahead of announces, and gives every call the plain command timeout.
-    const apiRedis = await connectRedis({ url: redisUrl(config), commandTimeoutMs: config.REDIS_TIMEOUT_MS });
-    cleanups.push(() => apiRedis.close().catch(() => undefined));
+    const apiConnection = await connectStore(config);
+    const apiRedis = apiConnection.redis;
+    cleanups.push(() => apiConnection.close());
     const api = createApi({ config, redis: apiRedis, racks: racks.chain, token: loadAdminToken(config) });
     const apiAddress = config.API_LISTEN === undefined ? undefined : parseListenAddress(config.API_LISTEN)!;
-    const server = await listen(createApp(tracker, apiAddress ? "elsewhere" : api).fetch, config.HOST, config.PORT);
+    const server = await listen(
+      createApp(tracker, apiAddress ? "elsewhere" : api, readiness).fetch,
+      config.HOST,
+      config.PORT,
+    );
     cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
     const port = (server.address() as AddressInfo).port;
     let apiPort = port;
     if (apiAddress) {
-      const apiServer = await listen(api.fetch, apiAddress.host, apiAddress.port);
+      const apiServer = await listen(withHealth(api, readiness).fetch, apiAddress.host, apiAddress.port);
       cleanups.push(() => new Promise<void>((done) => apiServer.close(() => done())));
       apiPort = (apiServer.address() as AddressInfo).port;
       log.info(`p2ptracker API on http://${config.API_LISTEN}/api/v1`);
     }
-    log.info(`p2ptracker listening on http://${config.HOST}:${port}/announce (redis ${redisUrl(config)})`);
+    log.info(`p2ptracker listening on http://${config.HOST}:${port}/announce (redis ${connection.describe})`);
     return {
       port,
       apiPort,
+      readiness,
       async close() {
         for (const cleanup of cleanups.reverse()) await cleanup();
         await embedded?.stop();

@@ -5,9 +5,10 @@
  */
 
 import { readFileSync } from "node:fs";
-import { loadConfig, redisUrl } from "../config/config.js";
+import { loadConfig } from "../config/config.js";
 import { splitArguments } from "../config/sources.js";
-import { connectRedis, loadScripts } from "../store/redis.js";
+import { loadScripts } from "../store/redis.js";
+import { connectStore } from "../store/connect.js";
 import { archiveTransfer, registerTransfer, type TransferStore } from "../store/transfers.js";
 import { parseInfoHashHex, readTorrent } from "../wire/torrentFile.js";
 import { CommandError, UsageError } from "./errors.js";
@@ -41,7 +42,8 @@ export async function bootstrapCommand(args: string[]): Promise<void> {
     }
     infoHashHex = torrent.infoHashHex;
   }
-  const redis = await connectRedis({ url: redisUrl(config), commandTimeoutMs: config.REDIS_TIMEOUT_MS });
+  const connection = await connectStore(config);
+  const redis = connection.redis;
   try {
     await loadScripts(redis);
     const store = redis as unknown as TransferStore;
@@ -66,6 +68,6 @@ export async function bootstrapCommand(args: string[]): Promise<void> {
       }
     }
   } finally {
-    await redis.close();
+    await connection.close();
   }
 }

@@ -6,6 +6,7 @@ import { QueryError } from "../wire/query.js";
 import type { Tracker } from "../tracker.js";
 import { log } from "../log.js";
 import { API_BASE } from "./api/routes.js";
+import type { Readiness } from "../observe/health.js";
 
 /** The operators' API as the app mounts it. */
 export interface ApiApp {
@@ -45,8 +46,9 @@ function failure(c: Context, error: unknown) {
  * The HTTP app: /announce and /scrape (with or without a trailing slash), and the
  * operators' API under /api/v1 unless it listens elsewhere (API_LISTEN).
  */
-export function createApp(tracker: Tracker, api: ApiApp | "elsewhere"): Hono {
+export function createApp(tracker: Tracker, api: ApiApp | "elsewhere", readiness: Readiness): Hono {
   const app = new Hono();
+  addHealthRoutes(app, readiness);
 
   const announce = async (c: Context) => {
     if (c.req.method !== "GET") return bencoded(c, encodeFailure("announce must be a GET request"));
@@ -81,7 +83,27 @@ export function createApp(tracker: Tracker, api: ApiApp | "elsewhere"): Hono {
     // Handed over whole, so the API answers its own unknown paths and errors in JSON.
     app.all(`${API_BASE}/*`, (c) => api.fetch(c.req.raw, c.env));
   }
-  app.notFound((c) => c.text("not found: this tracker serves /announce, /scrape and /api/v1\n", 404));
+  app.notFound((c) =>
+    c.text("not found: this tracker serves /announce, /scrape, /api/v1, /healthz and /readyz\n", 404),
+  );
   app.onError((error, c) => failure(c, error));
+  return app;
+}
+
+/** GET /healthz (the process answers) and GET /readyz (200 only when it should get traffic). */
+function addHealthRoutes(app: Hono, readiness: Readiness): void {
+  app.get("/healthz", (c) => c.text("ok\n"));
+  app.get("/readyz", (c) => {
+    const problems = readiness.problems();
+    if (problems.length === 0) return c.text("ready\n");
+    return c.text(`not ready: ${problems.join("; ")}\n`, 503, { "Retry-After": "1" });
+  });
+}
+
+/** The API on a listener of its own, with the same health routes. */
+export function withHealth(api: ApiApp, readiness: Readiness): Hono {
+  const app = new Hono();
+  addHealthRoutes(app, readiness);
+  app.all("*", (c) => api.fetch(c.req.raw, c.env));
   return app;
 }
