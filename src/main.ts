@@ -21,17 +21,8 @@ environment variables, then --<key> flags. Settings and defaults:
 
 async function serveCommand(args: string[]): Promise<void> {
   const { startTracker } = await import("./server.js");
-  const tracker = await startTracker(loadConfig(args));
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`${signal}: stopping\n`);
-    await tracker.close();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  const { shutdownOnSignals } = await import("./lifecycle/shutdown.js");
+  shutdownOnSignals(await startTracker(loadConfig(args)));
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -1,8 +1,10 @@
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { encodeFailure } from "./wire/bittorrent.js";
-import { serve, type ServerType } from "@hono/node-server";
+import { serve } from "@hono/node-server";
 import { createApp, withHealth } from "./http/app.js";
+import { drainable, type DrainableServer } from "./http/drain.js";
 import type { Config } from "./config/config.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./store/embeddedRedis.js";
 import { log } from "./log.js";
@@ -37,7 +39,16 @@ export interface RunningTracker {
   readonly apiPort: number;
   /** What /readyz reports; draining starts here. */
   readonly readiness: Readiness;
+  /**
+   * Graceful shutdown: /readyz turns 503 at once, requests are still served for
+   * DRAIN_DELAY_MS (so the load balancer sees it and stops sending), then close() with
+   * SHUTDOWN_TIMEOUT_MS for requests in flight.
+   */
+  drain(): Promise<void>;
+  /** Stops at once: open requests get SHUTDOWN_TIMEOUT_MS, then Redis is closed. */
   close(): Promise<void>;
+  /** For an exit that cannot wait: signals the embedded redis-server, which would outlive us. */
+  abort(): void;
 }
 
 async function buildRackChain(config: Config, store: RackCacheStore) {
@@ -95,28 +106,45 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     cleanups.push(() => apiConnection.close());
     const api = createApi({ config, redis: apiRedis, racks: racks.chain, token: loadAdminToken(config) });
     const apiAddress = config.API_LISTEN === undefined ? undefined : parseListenAddress(config.API_LISTEN)!;
+    const servers: DrainableServer[] = [];
+    cleanups.push(async () => {
+      const forced = await Promise.all(servers.map((s) => s.close(config.SHUTDOWN_TIMEOUT_MS)));
+      if (forced.includes(true)) log.warn(`requests still open after ${config.SHUTDOWN_TIMEOUT_MS} ms were cut`);
+    });
     const server = await listen(
       createApp(tracker, apiAddress ? "elsewhere" : api, readiness).fetch,
       config.HOST,
       config.PORT,
     );
-    cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
+    servers.push(drainable(server));
     const port = (server.address() as AddressInfo).port;
     let apiPort = port;
     if (apiAddress) {
       const apiServer = await listen(withHealth(api, readiness).fetch, apiAddress.host, apiAddress.port);
-      cleanups.push(() => new Promise<void>((done) => apiServer.close(() => done())));
+      servers.push(drainable(apiServer));
       apiPort = (apiServer.address() as AddressInfo).port;
       log.info(`p2ptracker API on http://${config.API_LISTEN}/api/v1`);
     }
     log.info(`p2ptracker listening on http://${config.HOST}:${port}/announce (redis ${connection.describe})`);
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        for (const cleanup of cleanups.reverse()) await cleanup();
+        await embedded?.stop();
+      })());
     return {
       port,
       apiPort,
       readiness,
-      async close() {
-        for (const cleanup of cleanups.reverse()) await cleanup();
-        await embedded?.stop();
+      async drain() {
+        readiness.startDraining();
+        for (const s of servers) s.startDraining();
+        await new Promise((done) => setTimeout(done, config.DRAIN_DELAY_MS));
+        await close();
+      },
+      close,
+      abort() {
+        embedded?.process.kill("SIGTERM");
       },
     };
   } catch (error) {
@@ -126,11 +154,13 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
   }
 }
 
-function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, port: number): Promise<ServerType> {
+function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, port: number): Promise<Server> {
   return new Promise((done, fail) => {
     // Headers may exceed Node's 16 KiB default only so that an oversized query reaches the
     // tracker's own limit and gets a bencoded failure instead of a bare 431.
-    const server = serve({ fetch, hostname, port, serverOptions: { maxHeaderSize: 64 * 1024 } }, () => done(server));
+    const server = serve({ fetch, hostname, port, serverOptions: { maxHeaderSize: 64 * 1024 } }, () =>
+      done(server as Server),
+    );
     server.once("error", fail);
     server.on("clientError", answerUnparsable);
   });

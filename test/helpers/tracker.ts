@@ -65,7 +65,14 @@ export async function spawnTracker(
   const port = await freePort();
   const main = fileURLToPath(new URL("../../src/main.js", import.meta.url));
   const child = spawn(process.execPath, [main, "serve"], {
-    env: { ...process.env, P2PTRACKER_HOST: "127.0.0.1", P2PTRACKER_PORT: String(port), ...env },
+    // No drain delay: no load balancer watches these, and stop() should not wait for one.
+    env: {
+      ...process.env,
+      P2PTRACKER_HOST: "127.0.0.1",
+      P2PTRACKER_PORT: String(port),
+      P2PTRACKER_DRAIN_DELAY_MS: "0",
+      ...env,
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
