@@ -139,7 +139,9 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       async drain() {
         readiness.startDraining();
         for (const s of servers) s.startDraining();
+        log.info(`draining: /readyz answers 503, requests are served for ${config.DRAIN_DELAY_MS} ms more`);
         await new Promise((done) => setTimeout(done, config.DRAIN_DELAY_MS));
+        log.info(`closing: no new connections, up to ${config.SHUTDOWN_TIMEOUT_MS} ms for requests in flight`);
         await close();
       },
       close,
