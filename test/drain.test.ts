@@ -43,6 +43,12 @@ async function idleConnection(port: number): Promise<{ ended: Promise<{ at: numb
   return { ended };
 }
 
+/** A connection that never sends a byte; resolves when the server closes it. */
+function silentConnection(port: number): Promise<number> {
+  const socket = connect(port, "127.0.0.1");
+  return new Promise((done) => socket.once("close", () => done(Date.now())).on("error", () => undefined));
+}
+
 describe("SIGTERM drains a replica", () => {
   let redis: TestRedis;
   before(async () => {
@@ -52,7 +58,7 @@ describe("SIGTERM drains a replica", () => {
     await redis.close();
   });
 
-  it("turns /readyz 503 at once, serves through the drain delay, finishes requests in flight, closes idle sockets, exits 0", async () => {
+  it("turns /readyz 503 at once, serves through the drain delay, finishes requests in flight, closes idle and silent sockets, exits 0", async () => {
     const replica = await startReplica(await freePort(), {
       REDIS_URL: redis.url,
       AUTO_ACTIVATE: "true",
@@ -69,6 +75,8 @@ describe("SIGTERM drains a replica", () => {
       assert.equal(before.status, 200);
       assert.equal(before.connection, "keep-alive");
       const idle = await idleConnection(replica.port);
+      const silent = silentConnection(replica.port);
+      await sleep(100);
 
       const signalled = Date.now();
       replica.child.kill("SIGTERM");
@@ -96,6 +104,8 @@ describe("SIGTERM drains a replica", () => {
       assert.ok(idleEnd.at >= signalled + DRAIN_DELAY_MS - 100, "the idle socket stays open through the drain delay");
       const finished = await inFlight;
       assert.ok(idleEnd.at < finished.at, "the idle socket is closed while a request is still in flight");
+      const silentClosed = await silent;
+      assert.ok(silentClosed < finished.at, "a socket that never sent a byte is closed while a request is in flight");
       assert.ok(finished.at >= signalled + DRAIN_DELAY_MS, "the request in flight outlived close()");
       assert.equal(finished.response.status, 200);
       const reply = decode(finished.response.body);

@@ -5,6 +5,7 @@
  * keep-alive sockets as they fall idle and destroys whatever is still open at the deadline.
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 
 /** How often close() looks for sockets that fell idle since it started. */
 const IDLE_SWEEP_MS = 100;
@@ -21,6 +22,11 @@ export interface DrainableServer {
 export function drainable(server: Server): DrainableServer {
   let draining = false;
   const inFlight = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   // Runs before the app's handler, so the header is there when the app writes its head.
   server.prependListener("request", (_request: IncomingMessage, response: ServerResponse) => {
     if (draining) {
@@ -43,16 +49,24 @@ export function drainable(server: Server): DrainableServer {
         let forced = false;
         // Node closes idle keep-alive sockets once, at close(); a request that was in flight
         // then leaves its socket idle later, and waiting for keepAliveTimeout would stall us.
-        const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+        // Node 20 does not count a socket that never sent a byte as idle (nodejs/node#63452):
+        // without a request on it, it would hold the close until the deadline.
+        const sweepIdle = () => {
+          server.closeIdleConnections();
+          for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+        };
+        const sweep = setInterval(sweepIdle, IDLE_SWEEP_MS);
         const deadline = setTimeout(() => {
           forced = true;
           server.closeAllConnections();
+          for (const socket of sockets) socket.destroy();
         }, deadlineMs);
         server.close(() => {
           clearInterval(sweep);
           clearTimeout(deadline);
           done(forced);
         });
+        sweepIdle();
       });
     },
   };
