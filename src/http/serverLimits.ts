@@ -25,8 +25,11 @@ export type HttpLimits = Pick<
   | "TRUSTED_PROXIES"
 >;
 
-/** Node looks for requests past their timeout this often at most (its default is 30 s). */
-const CHECK_EVERY_MS = 1000;
+/**
+ * Node looks for requests past their timeout this often at most (its default is 30 s).
+ * Each look closes all it finds at once, about 0.1 ms each: often is also in small batches.
+ */
+const CHECK_EVERY_MS = 250;
 
 /** How long a refused client has to read its answer before the socket is destroyed. */
 const ANSWER_GRACE_MS = 1000;
@@ -41,7 +44,7 @@ export function serverOptions(limits: HttpLimits): ServerOptions {
     // limit and gets its own failure reason.
     maxHeaderSize: limits.MAX_HEADER_BYTES,
     // A slow client is cut off this long after its timeout at most, not up to 30 s after.
-    connectionsCheckingInterval: Math.min(CHECK_EVERY_MS, limits.HEADERS_TIMEOUT_MS),
+    connectionsCheckingInterval: Math.min(CHECK_EVERY_MS, Math.floor(limits.HEADERS_TIMEOUT_MS / 2)),
   };
 }
 
