@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { describe, it } from "node:test";
-import { loadConfig } from "../src/config/config.js";
+import { ConfigError, loadConfig } from "../src/config/config.js";
 import { serverOptions } from "../src/http/serverLimits.js";
 import { decode, httpRequest, text } from "./helpers/http.js";
 import { announce, announceQuery, peer, randomInfoHash, trackerFixture } from "./helpers/tracker.js";
@@ -85,6 +85,31 @@ describe("the defaults suit a load balancer in front", () => {
     assert.ok(options.keepAliveTimeout! > 60_000, `keepAliveTimeout ${options.keepAliveTimeout}`);
     assert.ok(options.connectionsCheckingInterval! <= 1000, "Node's 30 s check would let slow clients linger");
     assert.ok(options.headersTimeout! <= options.requestTimeout!);
+  });
+});
+
+describe("limit settings", () => {
+  const problem = (env: Record<string, string>) => {
+    try {
+      loadConfig([], env);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.message;
+    }
+    assert.fail("accepted");
+  };
+
+  it("refuses a request timeout shorter than the headers timeout, and values out of range, naming the key", () => {
+    assert.equal(
+      problem({ P2PTRACKER_HEADERS_TIMEOUT_MS: "20000", P2PTRACKER_REQUEST_TIMEOUT_MS: "5000" }),
+      'REQUEST_TIMEOUT_MS = "5000": expected at least HEADERS_TIMEOUT_MS (20000), as the headers are part of the request',
+    );
+    assert.match(
+      problem({ P2PTRACKER_MAX_CONNECTIONS: "-1" }),
+      /^MAX_CONNECTIONS = "-1" \(environment[^)]*\): expected an integer/,
+    );
+    assert.match(problem({ P2PTRACKER_KEEPALIVE_TIMEOUT_MS: "0" }), /^KEEPALIVE_TIMEOUT_MS = "0"/);
+    assert.match(problem({ P2PTRACKER_MAX_HEADER_BYTES: "64k" }), /^MAX_HEADER_BYTES = "64k"/);
   });
 });
 
