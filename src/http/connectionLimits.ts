@@ -19,14 +19,12 @@ export interface ConnectionCaps {
 /** How often at most a refusal is logged, with the count since the last line. */
 const WARN_EVERY_MS = 60_000;
 
-/** Applies the caps to a server; returns how many connections each cap refused so far. */
-export function limitConnections(server: Server, caps: ConnectionCaps): () => { total: number; perAddress: number } {
-  const refused = { total: 0, perAddress: 0 };
+/** Applies the caps to a server. */
+export function limitConnections(server: Server, caps: ConnectionCaps): void {
   // Node closes connections past maxConnections itself, before it makes a socket of them.
   if (caps.maxConnections > 0) server.maxConnections = caps.maxConnections;
   const warnTotal = throttledWarning();
   server.on("drop", () => {
-    refused.total++;
     warnTotal(`connections refused: MAX_CONNECTIONS (${caps.maxConnections}) are open`);
   });
   if (caps.maxPerAddress > 0) {
@@ -38,7 +36,6 @@ export function limitConnections(server: Server, caps: ConnectionCaps): () => { 
       if (address === undefined || exempt(address)) return;
       const count = (open.get(address) ?? 0) + 1;
       if (count > caps.maxPerAddress) {
-        refused.perAddress++;
         warnPerAddress(
           `connections refused: ${address} (and maybe others) has MAX_CONNECTIONS_PER_ADDRESS (${caps.maxPerAddress}) open`,
         );
@@ -53,7 +50,6 @@ export function limitConnections(server: Server, caps: ConnectionCaps): () => { 
       });
     });
   }
-  return () => ({ ...refused });
 }
 
 /** Compiles the exempt CIDR blocks once; the check runs per connection. */
