@@ -222,3 +222,17 @@ describe("timeouts", () => {
     assert.ok(idle >= 6500 && idle < 10_000, `closed after ${Math.round(idle)} ms idle (KEEPALIVE_TIMEOUT_MS 7000)`);
   });
 });
+
+describe("the API's own listener (API_LISTEN)", () => {
+  const f = trackerFixture({ API_LISTEN: "127.0.0.1:0", HEADERS_TIMEOUT_MS: "1000", MAX_HEADERS_COUNT: "20" });
+
+  it("has the same limits as the announce port", async () => {
+    assert.notEqual(f.tracker.apiPort, f.tracker.port);
+    const silent = await exchange(f.tracker.apiPort, "", "127.0.0.1", 6000);
+    assert.ok(silent.closed && silent.closedAfter < 4000, `closed after ${silent.closedAfter} ms`);
+    assert.match(failureOf(silent.reply), /^request timed out/);
+    const crowded = Array.from({ length: 21 }, (_, i) => `X-H${i}: ${i}\r\n`).join("");
+    const result = await exchange(f.tracker.apiPort, `GET /healthz HTTP/1.1\r\nHost: x\r\n${crowded}\r\n`);
+    assert.equal(failureOf(result.reply), "too many headers: send at most 20");
+  });
+});
