@@ -1,10 +1,9 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Duplex } from "node:stream";
-import { encodeFailure } from "./wire/bittorrent.js";
 import { serve } from "@hono/node-server";
 import { createApp, withHealth } from "./http/app.js";
 import { drainable, type DrainableServer } from "./http/drain.js";
+import { applyServerLimits, serverOptions, withHeaderCountLimit, type HttpLimits } from "./http/serverLimits.js";
 import type { Config } from "./config/config.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./store/embeddedRedis.js";
 import { log } from "./log.js";
@@ -115,12 +114,13 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       createApp(tracker, apiAddress ? "elsewhere" : api, readiness).fetch,
       config.HOST,
       config.PORT,
+      config,
     );
     servers.push(drainable(server));
     const port = (server.address() as AddressInfo).port;
     let apiPort = port;
     if (apiAddress) {
-      const apiServer = await listen(withHealth(api, readiness).fetch, apiAddress.host, apiAddress.port);
+      const apiServer = await listen(withHealth(api, readiness).fetch, apiAddress.host, apiAddress.port, config);
       servers.push(drainable(apiServer));
       apiPort = (apiServer.address() as AddressInfo).port;
       log.info(`p2ptracker API on http://${config.API_LISTEN}/api/v1`);
@@ -156,38 +156,21 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
   }
 }
 
-function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, port: number): Promise<Server> {
+function listen(
+  fetch: Parameters<typeof serve>[0]["fetch"],
+  hostname: string,
+  port: number,
+  limits: HttpLimits,
+): Promise<Server> {
   return new Promise((done, fail) => {
-    // Headers may exceed Node's 16 KiB default only so that an oversized query reaches the
-    // tracker's own limit and gets a bencoded failure instead of a bare 431.
-    const server = serve({ fetch, hostname, port, serverOptions: { maxHeaderSize: 64 * 1024 } }, () =>
-      done(server as Server),
-    );
+    const options = {
+      fetch: withHeaderCountLimit(fetch, limits),
+      hostname,
+      port,
+      serverOptions: serverOptions(limits),
+    };
+    const server = serve(options, () => done(server as Server));
     server.once("error", fail);
-    server.on("clientError", answerUnparsable);
+    applyServerLimits(server as Server, limits);
   });
-}
-
-/**
- * Requests Node's HTTP parser refuses never reach the app; a client still gets what every
- * bad request gets, a 200 with a bencoded failure reason, and the connection is closed.
- */
-function answerUnparsable(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === "ECONNRESET" || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const reason =
-    error.code === "HPE_HEADER_OVERFLOW"
-      ? "request too large: keep the request line and headers under 64 KiB"
-      : `malformed HTTP request (${error.code ?? error.message}): percent-encode every byte outside ASCII`;
-  const body = Buffer.from(encodeFailure(reason));
-  socket.end(
-    Buffer.concat([
-      Buffer.from(
-        `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
-      ),
-      body,
-    ]),
-  );
 }

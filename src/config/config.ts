@@ -110,6 +110,13 @@ const SETTINGS = {
   TORRENT_MAX_BYTES: { schema: int(1024, 1024 * 1024 * 1024), default: String(10 * 1024 * 1024) },
   DRAIN_DELAY_MS: { schema: int(0, 600_000), default: "5000" },
   SHUTDOWN_TIMEOUT_MS: { schema: int(0, 600_000), default: "10000" },
+  HEADERS_TIMEOUT_MS: { schema: int(100, 600_000), default: "10000" },
+  REQUEST_TIMEOUT_MS: { schema: int(100, 3_600_000), default: "30000" },
+  KEEPALIVE_TIMEOUT_MS: { schema: int(100, 3_600_000), default: "75000" },
+  MAX_HEADER_BYTES: { schema: int(1024, 1024 * 1024), default: String(64 * 1024) },
+  MAX_HEADERS_COUNT: { schema: int(1, 2000), default: "100" },
+  MAX_CONNECTIONS: { schema: int(0, 1_000_000), default: "10000" },
+  MAX_CONNECTIONS_PER_ADDRESS: { schema: int(0, 1_000_000), default: "256" },
   DEBUG: { schema: bool, default: "false" },
 } as const;
 
@@ -193,6 +200,11 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
   if (peerTtl <= p.ACTIVE_INTERVAL) {
     throw new ConfigError(
       `PEER_TTL = "${peerTtl}": expected more than ACTIVE_INTERVAL (${p.ACTIVE_INTERVAL}), or every peer would expire between announces`,
+    );
+  }
+  if (p.REQUEST_TIMEOUT_MS < p.HEADERS_TIMEOUT_MS) {
+    throw new ConfigError(
+      `REQUEST_TIMEOUT_MS = "${p.REQUEST_TIMEOUT_MS}": expected at least HEADERS_TIMEOUT_MS (${p.HEADERS_TIMEOUT_MS}), as the headers are part of the request`,
     );
   }
   return Object.freeze({
