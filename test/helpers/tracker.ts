@@ -9,8 +9,15 @@ import { formatIp, parseIp } from "../../src/net/ip.js";
 import { decode, httpRequest, percentEncode, type Decoded } from "./http.js";
 import { freePort, startTestRedis, type TestRedis } from "./redisServer.js";
 
-/** Settings for a test tracker: behind a trusted proxy, so tests pick each client's address. */
-export function testConfig(redis: TestRedis, port: number, overrides: Record<string, string> = {}): Config {
+/**
+ * Settings for a test tracker: behind a trusted proxy, so tests pick each client's address.
+ * A redis with an empty url leaves REDIS_URL unset (for REDIS_SENTINELS in the overrides).
+ */
+export function testConfig(
+  redis: Pick<TestRedis, "url">,
+  port: number,
+  overrides: Record<string, string> = {},
+): Config {
   const settings = new Map(
     Object.entries({
       HOST: "127.0.0.1",
@@ -29,7 +36,10 @@ export interface TestTracker extends RunningTracker {
   readonly config: Config;
 }
 
-export async function startTestTracker(redis: TestRedis, overrides: Record<string, string> = {}): Promise<TestTracker> {
+export async function startTestTracker(
+  redis: Pick<TestRedis, "url">,
+  overrides: Record<string, string> = {},
+): Promise<TestTracker> {
   const config = testConfig(redis, await freePort(), overrides);
   const running = await startTracker(config);
   return { ...running, url: `http://127.0.0.1:${running.port}`, config };
