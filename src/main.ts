@@ -30,6 +30,13 @@ async function serveCommand(args: string[]): Promise<void> {
     await tracker.close();
     process.exit(0);
   };
+  void tracker.failed.then(async (error) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`p2ptracker: ${error.message}: stopping\n`);
+    await tracker.close();
+    process.exit(EXIT.failed);
+  });
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }

@@ -4,7 +4,8 @@ import { encodeFailure } from "./wire/bittorrent.js";
 import { serve, type ServerType } from "@hono/node-server";
 import { createApp, withHealth } from "./http/app.js";
 import type { Config } from "./config/config.js";
-import { startEmbeddedRedis, type EmbeddedRedis } from "./store/embeddedRedis.js";
+import { startEmbeddedRedis } from "./store/embeddedRedis.js";
+import { superviseRedis, type SupervisedRedis } from "./store/redisSupervisor.js";
 import { log } from "./log.js";
 import { RackChain, type ChainLink, type RackCacheStore } from "./racks/chain.js";
 import { batchedWhileBusy } from "./store/batching.js";
@@ -37,6 +38,8 @@ export interface RunningTracker {
   readonly apiPort: number;
   /** What /readyz reports; draining starts here. */
   readonly readiness: Readiness;
+  /** Settles when the tracker cannot go on (its own redis-server keeps dying): exit non-zero. */
+  readonly failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -68,8 +71,11 @@ async function buildRackChain(config: Config, store: RackCacheStore) {
 /** Starts Redis (when embedded), loads the scripts, and serves HTTP until close(). */
 export async function startTracker(config: Config): Promise<RunningTracker> {
   log.debugEnabled = config.DEBUG;
-  let embedded: EmbeddedRedis | undefined;
-  if (config.EMBEDDED_REDIS) embedded = await startEmbeddedRedis(config.REDISPORT, config.DATA_DIR);
+  let embedded: SupervisedRedis | undefined;
+  if (config.EMBEDDED_REDIS) {
+    const start = () => startEmbeddedRedis(config.REDISPORT, config.DATA_DIR);
+    embedded = superviseRedis(await start(), start);
+  }
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     const connection = await connectStore(config, { firstConnectMs: FIRST_CONNECT_MS, perCommandTimeout: false });
@@ -114,6 +120,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       port,
       apiPort,
       readiness,
+      failed: embedded?.failed ?? new Promise<Error>(() => undefined),
       async close() {
         for (const cleanup of cleanups.reverse()) await cleanup();
         await embedded?.stop();

@@ -71,7 +71,7 @@ export function trackerFixture(overrides: Record<string, string> = {}): TrackerF
 /** A tracker as its own process (`node dist/src/main.js serve`), for multi-replica tests. */
 export async function spawnTracker(
   env: Record<string, string>,
-): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+): Promise<{ url: string; child: ChildProcess; stderr(): string; stop(): Promise<void> }> {
   const port = await freePort();
   const main = fileURLToPath(new URL("../../src/main.js", import.meta.url));
   const child = spawn(process.execPath, [main, "serve"], {
@@ -95,6 +95,7 @@ export async function spawnTracker(
   return {
     url,
     child,
+    stderr: () => stderr,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
