@@ -4,7 +4,7 @@
  * failing; the tracker's own deadlines (deadline.ts) turn that wait into a fast failure.
  */
 
-import { createSentinel, RESP_TYPES } from "redis";
+import { ClientOfflineError, createSentinel, RESP_TYPES } from "redis";
 import { SCRIPTS } from "./scripts.js";
 import type { TrackerRedis } from "./redis.js";
 import { log } from "../log.js";
@@ -83,12 +83,15 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
   }
 
   // The sentinel object stays "ready" while its primary is down and not yet replaced, so
-  // readiness also needs the primary to answer.
+  // readiness also needs the primary to answer. A ping left waiting (for the sentinels to
+  // name a new primary) is not repeated: its answer is the news that the primary is back.
   let probing = false;
-  const probe = setInterval(() => {
+  const check = () => {
     if (probing) return;
     probing = true;
-    withTimeout(sentinel.ping(), options.commandTimeoutMs)
+    const late = setTimeout(() => (primaryAnswers = false), options.commandTimeoutMs);
+    sentinel
+      .ping()
       .then(
         () => {
           if (down) log.info(`redis ${describe}: primary ${formatNode(sentinel.getMasterNode()!)} answers again`);
@@ -97,11 +100,19 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
         },
         () => (primaryAnswers = false),
       )
-      .finally(() => (probing = false));
-  }, PROBE_MS);
+      .finally(() => {
+        clearTimeout(late);
+        probing = false;
+      });
+  };
+  const probe = setInterval(check, PROBE_MS);
   probe.unref();
+  // A new primary is worth checking at once, not at the next tick.
+  sentinel.on("topology-change", (event: { type: string }) => {
+    if (event.type === "MASTER_CHANGE") check();
+  });
 
-  const redis = sentinel.withTypeMapping(BUFFERS);
+  const redis = failFastWhile(sentinel.withTypeMapping(BUFFERS), () => !primaryAnswers);
   return {
     redis: redis as unknown as TrackerRedis,
     describe,
@@ -111,6 +122,37 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
       await sentinel.destroy().catch(() => undefined);
     },
   };
+}
+
+/**
+ * The client, with every call failing at once while `down()` holds, as a direct client's
+ * calls do while it is disconnected. Otherwise node-redis holds each call until the
+ * sentinels name a primary, which takes their `down-after-milliseconds` and more: the
+ * announce deadline would answer in time, but calls would pile up and the API would hang.
+ * Every function of the client is a command here, except `multi`, which builds.
+ */
+function failFastWhile<T extends object>(client: T, down: () => boolean): T {
+  const offline = () => Promise.reject(new ClientOfflineError());
+  const offlineMulti = (): unknown => {
+    const builder: object = new Proxy(
+      {},
+      {
+        get: (_, property) =>
+          property === "then" ? undefined : String(property).startsWith("exec") ? offline : () => builder,
+      },
+    );
+    return builder;
+  };
+  return new Proxy(client, {
+    get(target, property) {
+      const value = Reflect.get(target, property) as unknown;
+      if (typeof value !== "function") return value;
+      const call = (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args);
+      if (property === "multi" || property === "MULTI")
+        return (...args: unknown[]) => (down() ? offlineMulti() : call(...args));
+      return (...args: unknown[]) => (down() ? offline() : call(...args));
+    },
+  });
 }
 
 function formatNode(node: { host: string; port: number }): string {
