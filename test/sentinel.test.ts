@@ -74,6 +74,13 @@ describe("Redis Sentinel failover", () => {
     await topology?.close();
   });
 
+  it("refuses to start, saying why, when the sentinels know no primary by that name", async () => {
+    await assert.rejects(
+      startTestTracker({ url: "" }, { REDIS_SENTINELS: topology.sentinels, REDIS_SENTINEL_NAME: "no-such-name" }),
+      /cannot reach a Redis primary through sentinel no-such-name via 127\.0\.0\.1:\d+.*No such master with that name/,
+    );
+  });
+
   /** One announce, its latency, and whether it failed; a reply slower than 5 s fails the test. */
   async function timedAnnounce(infoHash: Uint8Array, client: TestPeer) {
     const started = Date.now();

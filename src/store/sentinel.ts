@@ -61,7 +61,9 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
 
   let down = false;
   let primaryAnswers = true;
+  let lastError = "";
   const warn = (message: string) => {
+    lastError = message;
     if (!down) log.warn(`redis ${describe}: ${message}`);
     down = true;
   };
@@ -79,7 +81,9 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
     await withTimeout(sentinel.connect(), Math.max(options.firstConnectMs ?? 0, options.commandTimeoutMs * 3));
   } catch (error) {
     await sentinel.destroy().catch(() => undefined);
-    throw new Error(`cannot reach a Redis primary through ${describe}: ${(error as Error).message}`);
+    // The sentinels' own answer (say, no primary by that name) says more than the timeout.
+    const why = lastError === "" ? (error as Error).message : lastError;
+    throw new Error(`cannot reach a Redis primary through ${describe}: ${why}`);
   }
 
   // The sentinel object stays "ready" while its primary is down and not yet replaced, so
