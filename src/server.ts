@@ -5,7 +5,8 @@ import { createApp, withHealth } from "./http/app.js";
 import { drainable, type DrainableServer } from "./http/drain.js";
 import { applyServerLimits, serverOptions, withHeaderCountLimit, type HttpLimits } from "./http/serverLimits.js";
 import type { Config } from "./config/config.js";
-import { startEmbeddedRedis, type EmbeddedRedis } from "./store/embeddedRedis.js";
+import { startEmbeddedRedis } from "./store/embeddedRedis.js";
+import { superviseRedis, type SupervisedRedis } from "./store/redisSupervisor.js";
 import { log } from "./log.js";
 import { RackChain, type ChainLink, type RackCacheStore } from "./racks/chain.js";
 import { batchedWhileBusy } from "./store/batching.js";
@@ -46,6 +47,8 @@ export interface RunningTracker {
   drain(): Promise<void>;
   /** Stops at once: open requests get SHUTDOWN_TIMEOUT_MS, then Redis is closed. */
   close(): Promise<void>;
+  /** Settles when the tracker cannot go on (its own redis-server keeps dying): exit non-zero. */
+  readonly failed: Promise<Error>;
   /** For an exit that cannot wait: signals the embedded redis-server, which would outlive us. */
   abort(): void;
 }
@@ -78,8 +81,11 @@ async function buildRackChain(config: Config, store: RackCacheStore) {
 /** Starts Redis (when embedded), loads the scripts, and serves HTTP until close(). */
 export async function startTracker(config: Config): Promise<RunningTracker> {
   log.debugEnabled = config.DEBUG;
-  let embedded: EmbeddedRedis | undefined;
-  if (config.EMBEDDED_REDIS) embedded = await startEmbeddedRedis(config.REDISPORT, config.DATA_DIR);
+  let embedded: SupervisedRedis | undefined;
+  if (config.EMBEDDED_REDIS) {
+    const start = () => startEmbeddedRedis(config.REDISPORT, config.DATA_DIR);
+    embedded = superviseRedis(await start(), start);
+  }
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     const connection = await connectStore(config, { firstConnectMs: FIRST_CONNECT_MS, perCommandTimeout: false });
@@ -146,8 +152,10 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       },
       close,
       abort() {
-        embedded?.process.kill("SIGTERM");
+        const pid = embedded?.pid();
+        if (pid !== undefined) process.kill(pid, "SIGTERM");
       },
+      failed: embedded?.failed ?? new Promise<Error>(() => undefined),
     };
   } catch (error) {
     for (const cleanup of cleanups.reverse()) await cleanup();

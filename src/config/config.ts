@@ -50,6 +50,17 @@ const cidrList = text.transform((v, ctx) => {
   return items;
 });
 
+/** host:port[,host:port...] (IPv6 in brackets), as REDIS_SENTINELS takes it. */
+const nodeList = text.transform((v, ctx) => {
+  const items = v.split(/[\s,]+/).filter(Boolean);
+  const nodes = items.map((item) => parseListenAddress(item));
+  const bad = items.find((_, i) => nodes[i] === undefined || nodes[i]!.port === 0);
+  if (bad !== undefined) {
+    ctx.addIssue({ code: "custom", message: `expected host:port items separated by commas ("${bad}" is not one)` });
+  }
+  return nodes.length === 0 ? undefined : (nodes as Array<{ host: string; port: number }>);
+});
+
 const RESOLVERS = ["static", "http", "module"] as const;
 const resolverList = text.transform((v, ctx) => {
   const items = v.split(/[\s,]+/).filter(Boolean);
@@ -68,6 +79,11 @@ const SETTINGS = {
   REDIS_URL: {
     schema: optionalText.refine((v) => v === undefined || isRedisUrl(v), "expected redis://host:port"),
     default: "",
+  },
+  REDIS_SENTINELS: { schema: nodeList, default: "" },
+  REDIS_SENTINEL_NAME: {
+    schema: text.min(1, "expected the name the sentinels monitor the primary as"),
+    default: "mymaster",
   },
   REDIS_TIMEOUT_MS: { schema: int(10, 60000), default: "1000" },
   DATA_DIR: { schema: text.min(1), default: "data" },
@@ -207,11 +223,16 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
       `REQUEST_TIMEOUT_MS = "${p.REQUEST_TIMEOUT_MS}": expected at least HEADERS_TIMEOUT_MS (${p.HEADERS_TIMEOUT_MS}), as the headers are part of the request`,
     );
   }
+  if (p.REDIS_SENTINELS !== undefined && (p.REDIS_URL !== undefined || p.REDISHOST !== undefined)) {
+    throw new ConfigError(
+      `REDIS_SENTINELS: set either REDIS_SENTINELS (the sentinels name the primary) or REDIS_URL/REDISHOST, not both`,
+    );
+  }
   return Object.freeze({
     ...p,
     MIN_INTERVAL: minInterval,
     PEER_TTL: peerTtl,
-    EMBEDDED_REDIS: p.REDIS_URL === undefined && p.REDISHOST === undefined,
+    EMBEDDED_REDIS: p.REDIS_URL === undefined && p.REDISHOST === undefined && p.REDIS_SENTINELS === undefined,
   });
 }
 

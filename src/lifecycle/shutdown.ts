@@ -10,7 +10,10 @@ import { log } from "../log.js";
 /** The part of a running tracker a shutdown needs. */
 export interface Stoppable {
   drain(): Promise<void>;
+  close(): Promise<void>;
   abort(): void;
+  /** Settles when the tracker cannot go on (its own redis-server keeps dying). */
+  readonly failed: Promise<Error>;
 }
 
 const SIGNALS = ["SIGTERM", "SIGINT"] as const;
@@ -40,4 +43,12 @@ export function shutdownOnSignals(tracker: Stoppable, exit: (code: number) => vo
     );
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
+  // Exit non-zero, so that a supervisor restarts the tracker and the Redis it runs.
+  void tracker.failed.then(async (error) => {
+    if (draining) return;
+    draining = true;
+    log.error(`${error.message}: stopping`);
+    await tracker.close().catch(() => undefined);
+    exit(1);
+  });
 }

@@ -1,5 +1,6 @@
 import { redisUrl, type Config } from "../config/config.js";
 import { connectRedis, type TrackerRedis } from "./redis.js";
+import { connectSentinel } from "./sentinel.js";
 
 /** How a caller wants its connection to the configured Redis. */
 export interface StoreConnectOptions {
@@ -18,8 +19,16 @@ export interface StoreConnection {
   close(): Promise<void>;
 }
 
-/** Connects to the Redis the configuration names (one server today). */
+/** Connects to the Redis the configuration names: one server, or the primary the sentinels name. */
 export async function connectStore(config: Config, options: StoreConnectOptions = {}): Promise<StoreConnection> {
+  if (config.REDIS_SENTINELS !== undefined) {
+    return connectSentinel({
+      sentinels: config.REDIS_SENTINELS,
+      name: config.REDIS_SENTINEL_NAME,
+      commandTimeoutMs: config.REDIS_TIMEOUT_MS,
+      ...options,
+    });
+  }
   const url = redisUrl(config);
   const redis = await connectRedis({ url, commandTimeoutMs: config.REDIS_TIMEOUT_MS, ...options });
   return {

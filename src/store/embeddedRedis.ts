@@ -62,7 +62,7 @@ export async function startEmbeddedRedis(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  log.info(`redis-server started on 127.0.0.1:${port}, data in ${dir}`);
+  log.info(`redis-server (pid ${child.pid}) started on 127.0.0.1:${port}, data in ${dir}`);
   return {
     port,
     process: child,

@@ -2,6 +2,7 @@ import {
   ClientClosedError,
   ClientOfflineError,
   ConnectionTimeoutError,
+  ErrorReply,
   SocketClosedUnexpectedlyError,
   TimeoutError,
 } from "redis";
@@ -17,7 +18,18 @@ const STORAGE_ERRORS = [
   StorageTimeoutError,
 ];
 
+/** Socket errors a call in flight fails with when Redis dies under it (kill -9, a failover). */
+const SOCKET_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * Redis replies that mean "not now": a restarted server still replaying its AOF (LOADING),
+ * a replica cut off from its primary or a demoted primary during a failover.
+ */
+const TRANSIENT_REPLY = /^(LOADING|MASTERDOWN|READONLY|TRYAGAIN) /;
+
 /** Whether an error means that Redis, not the request, is the problem. */
 export function isStorageError(error: unknown): boolean {
-  return STORAGE_ERRORS.some((type) => error instanceof type);
+  if (STORAGE_ERRORS.some((type) => error instanceof type)) return true;
+  if (error instanceof ErrorReply) return TRANSIENT_REPLY.test(error.message);
+  return SOCKET_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");
 }

@@ -25,6 +25,8 @@ export interface TestRedis {
   pid(): number;
   /** Stops the server (keeping its data dir), e.g. to test an outage. */
   stopServer(): Promise<void>;
+  /** kill -9 of the server: no shutdown save, only what it had written survives. */
+  killServer(): Promise<void>;
   /** Starts it again on the same port and data dir. */
   startServer(): Promise<void>;
   close(): Promise<void>;
@@ -33,10 +35,12 @@ export interface TestRedis {
 // Persistence off: tests throw the data away, and fsync only slows them down.
 const FAST = ["--appendonly", "no", "--save", ""];
 
-export async function startTestRedis(): Promise<TestRedis> {
+/** `persistent`: run with the shipped redis.conf as it is (AOF, everysec), for restart tests. */
+export async function startTestRedis(options: { persistent?: boolean } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "p2ptracker-test-"));
   const port = await freePort();
-  let server: EmbeddedRedis | undefined = await startEmbeddedRedis(port, dir, FAST);
+  const flags = options.persistent ? [] : FAST;
+  let server: EmbeddedRedis | undefined = await startEmbeddedRedis(port, dir, flags);
   const url = `redis://127.0.0.1:${port}`;
   const client = testClient(url);
   await client.connect();
@@ -49,8 +53,16 @@ export async function startTestRedis(): Promise<TestRedis> {
       await server?.stop();
       server = undefined;
     },
+    async killServer() {
+      const child = server?.process;
+      server = undefined;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((done) => child.once("exit", done));
+      child.kill("SIGKILL");
+      await exited;
+    },
     async startServer() {
-      server = await startEmbeddedRedis(port, dir, FAST);
+      server = await startEmbeddedRedis(port, dir, flags);
     },
     async close() {
       await client.close().catch(() => undefined);

@@ -9,8 +9,15 @@ import { formatIp, parseIp } from "../../src/net/ip.js";
 import { decode, httpRequest, percentEncode, type Decoded } from "./http.js";
 import { freePort, startTestRedis, type TestRedis } from "./redisServer.js";
 
-/** Settings for a test tracker: behind a trusted proxy, so tests pick each client's address. */
-export function testConfig(redis: TestRedis, port: number, overrides: Record<string, string> = {}): Config {
+/**
+ * Settings for a test tracker: behind a trusted proxy, so tests pick each client's address.
+ * A redis with an empty url leaves REDIS_URL unset (for REDIS_SENTINELS in the overrides).
+ */
+export function testConfig(
+  redis: Pick<TestRedis, "url">,
+  port: number,
+  overrides: Record<string, string> = {},
+): Config {
   const settings = new Map(
     Object.entries({
       HOST: "127.0.0.1",
@@ -29,7 +36,10 @@ export interface TestTracker extends RunningTracker {
   readonly config: Config;
 }
 
-export async function startTestTracker(redis: TestRedis, overrides: Record<string, string> = {}): Promise<TestTracker> {
+export async function startTestTracker(
+  redis: Pick<TestRedis, "url">,
+  overrides: Record<string, string> = {},
+): Promise<TestTracker> {
   const config = testConfig(redis, await freePort(), overrides);
   const running = await startTracker(config);
   return { ...running, url: `http://127.0.0.1:${running.port}`, config };
@@ -61,7 +71,7 @@ export function trackerFixture(overrides: Record<string, string> = {}): TrackerF
 /** A tracker as its own process (`node dist/src/main.js serve`), for multi-replica tests. */
 export async function spawnTracker(
   env: Record<string, string>,
-): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+): Promise<{ url: string; child: ChildProcess; stderr(): string; stop(): Promise<void> }> {
   const port = await freePort();
   const main = fileURLToPath(new URL("../../src/main.js", import.meta.url));
   const child = spawn(process.execPath, [main, "serve"], {
@@ -92,6 +102,7 @@ export async function spawnTracker(
   return {
     url,
     child,
+    stderr: () => stderr,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
