@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { createClient } from "redis";
 import { portAccepts } from "../src/net/ports.js";
@@ -12,6 +14,8 @@ import { announce, hexOf, peer, randomInfoHash, spawnTracker } from "./helpers/t
 import { eventually } from "./helpers/wait.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A timer for Promise.race that does not keep the test process alive once the race is won. */
+const lapse = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /** PID of the redis-server on `port`, from INFO; undefined while none answers. */
 async function redisPid(port: number): Promise<number | undefined> {
@@ -111,6 +115,23 @@ describe("the embedded redis-server is supervised", () => {
     assert.equal(await portAccepts(tracker.redisPort), false);
   });
 
+  it("takes its redis-server along when it crashes, so a restart finds the port free", async () => {
+    const port = await freePort();
+    const module = fileURLToPath(new URL("../src/store/embeddedRedis.js", import.meta.url));
+    const script =
+      `const { startEmbeddedRedis } = await import(${JSON.stringify(module)});` +
+      `await startEmbeddedRedis(${port}, ${JSON.stringify(join(dataDir, "crash"))});` +
+      `throw new Error("crash");`;
+    const crashed = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = execFile(process.execPath, ["--input-type=module", "-e", script], (_error, _out, stderr) =>
+        done({ code: child.exitCode, stderr }),
+      );
+    });
+    assert.notEqual(crashed.code, 0);
+    assert.match(crashed.stderr, /Error: crash/);
+    await eventually("the redis-server is gone", async () => !(await portAccepts(port)), 5000);
+  });
+
   it("exits non-zero when its redis-server cannot be started again", async () => {
     const tracker = await startServe(dataDir);
     let squatter: Server | undefined;
@@ -123,7 +144,7 @@ describe("the embedded redis-server is supervised", () => {
       squatter = createServer((socket) => socket.destroy());
       await new Promise<void>((done) => squatter!.listen(tracker.redisPort, "127.0.0.1", done));
       const started = Date.now();
-      const code = await Promise.race([tracker.exited, sleep(40_000).then(() => "still running")]);
+      const code = await Promise.race([tracker.exited, lapse(40_000).then(() => "still running")]);
       console.log(`gave up and exited ${Date.now() - started} ms after the port was taken`);
       assert.equal(code, 1);
       assert.match(tracker.stderr(), /gave up after 5 restarts/);

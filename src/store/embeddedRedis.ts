@@ -17,6 +17,10 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
+/** Running children: a tracker that exits without stopping them (a crash) takes them along. */
+const children = new Set<ChildProcess>();
+process.once("exit", () => children.forEach((child) => child.kill("SIGTERM")));
+
 /** Starts `redis-server redis.conf --port P --dir D` and waits until it accepts connections. */
 export async function startEmbeddedRedis(
   port: number,
@@ -37,7 +41,13 @@ export async function startEmbeddedRedis(
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   child.stderr?.on("data", (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  children.add(child);
+  const exited = new Promise<number | null>((done) =>
+    child.once("exit", (code) => {
+      children.delete(child);
+      done(code);
+    }),
+  );
   const spawnError = new Promise<Error>((done) => child.once("error", done));
 
   const deadline = Date.now() + 10_000;
