@@ -42,6 +42,21 @@ function isRedisUrl(v: string): boolean {
   }
 }
 
+/** REDIS_CLUSTER: seed nodes as host:port (IPv6 in brackets), separated by commas. */
+const seedList = optionalText.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const items = v.split(/[\s,]+/).filter(Boolean);
+  const seeds = items.map((item) => parseListenAddress(item));
+  const bad = items.find((_, i) => seeds[i] === undefined || seeds[i]!.port === 0);
+  if (bad !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected host:port seed nodes separated by commas, e.g. 10.0.0.1:7000,10.0.0.2:7000 ("${bad}" is not one)`,
+    });
+  }
+  return seeds as Array<{ host: string; port: number }>;
+});
+
 const cidrList = text.transform((v, ctx) => {
   const items = v.split(/[\s,]+/).filter(Boolean);
   const bad = items.find((item) => parseCidr(item) === undefined);
@@ -69,6 +84,7 @@ const SETTINGS = {
     schema: optionalText.refine((v) => v === undefined || isRedisUrl(v), "expected redis://host:port"),
     default: "",
   },
+  REDIS_CLUSTER: { schema: seedList, default: "" },
   REDIS_TIMEOUT_MS: { schema: int(10, 60000), default: "1000" },
   DATA_DIR: { schema: text.min(1), default: "data" },
   SMDB_URL: { schema: z.union([z.literal("").transform(() => undefined), url]), default: "" },
@@ -193,11 +209,16 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
       `PEER_TTL = "${peerTtl}": expected more than ACTIVE_INTERVAL (${p.ACTIVE_INTERVAL}), or every peer would expire between announces`,
     );
   }
+  if (p.REDIS_CLUSTER !== undefined && (p.REDIS_URL !== undefined || p.REDISHOST !== undefined)) {
+    throw new ConfigError(
+      `REDIS_CLUSTER and ${p.REDIS_URL !== undefined ? "REDIS_URL" : "REDISHOST"} are both set: a tracker uses either one Redis or one cluster, unset one of them`,
+    );
+  }
   return Object.freeze({
     ...p,
     MIN_INTERVAL: minInterval,
     PEER_TTL: peerTtl,
-    EMBEDDED_REDIS: p.REDIS_URL === undefined && p.REDISHOST === undefined,
+    EMBEDDED_REDIS: p.REDIS_URL === undefined && p.REDISHOST === undefined && p.REDIS_CLUSTER === undefined,
   });
 }
 

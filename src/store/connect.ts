@@ -1,4 +1,5 @@
 import { redisUrl, type Config } from "../config/config.js";
+import { connectCluster } from "./cluster.js";
 import { connectRedis, type TrackerRedis } from "./redis.js";
 
 /** How a caller wants its connection to the configured Redis. */
@@ -15,11 +16,21 @@ export interface StoreConnection {
   /** Where it points, for logs. */
   readonly describe: string;
   isReady(): boolean;
+  /** A client of every master when the keys are spread over several (a cluster). */
+  masters?(): Promise<TrackerRedis[]>;
   close(): Promise<void>;
 }
 
-/** Connects to the Redis the configuration names (one server today). */
+/** Every master of the store: the one server, or each master of a cluster. */
+export function storeMasters(connection: StoreConnection): Promise<TrackerRedis[]> {
+  return connection.masters?.() ?? Promise.resolve([connection.redis]);
+}
+
+/** Connects to the Redis the configuration names: one server, or a cluster (REDIS_CLUSTER). */
 export async function connectStore(config: Config, options: StoreConnectOptions = {}): Promise<StoreConnection> {
+  if (config.REDIS_CLUSTER !== undefined) {
+    return connectCluster({ seeds: config.REDIS_CLUSTER, commandTimeoutMs: config.REDIS_TIMEOUT_MS, ...options });
+  }
   const url = redisUrl(config);
   const redis = await connectRedis({ url, commandTimeoutMs: config.REDIS_TIMEOUT_MS, ...options });
   return {

@@ -2,6 +2,10 @@ import {
   ClientClosedError,
   ClientOfflineError,
   ConnectionTimeoutError,
+  DisconnectsClientError,
+  ErrorReply,
+  MaxCommandRedirectionsError,
+  RootNodesUnavailableError,
   SocketClosedUnexpectedlyError,
   TimeoutError,
 } from "redis";
@@ -15,9 +19,16 @@ const STORAGE_ERRORS = [
   SocketClosedUnexpectedlyError,
   TimeoutError,
   StorageTimeoutError,
+  DisconnectsClientError,
+  MaxCommandRedirectionsError,
+  RootNodesUnavailableError,
 ];
+
+/** Cluster replies that mean a slot has no reachable master right now (failover under way). */
+const CLUSTER_DOWN = /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING) /;
 
 /** Whether an error means that Redis, not the request, is the problem. */
 export function isStorageError(error: unknown): boolean {
+  if (error instanceof ErrorReply && CLUSTER_DOWN.test(error.message)) return true;
   return STORAGE_ERRORS.some((type) => error instanceof type);
 }
