@@ -8,14 +8,19 @@ import { startTracker, type RunningTracker } from "../../src/server.js";
 import { formatIp, parseIp } from "../../src/net/ip.js";
 import { decode, httpRequest, percentEncode, type Decoded } from "./http.js";
 import { freePort, startTestRedis, type TestRedis } from "./redisServer.js";
+import type { TestCluster } from "./redisCluster.js";
 
 /** Settings for a test tracker: behind a trusted proxy, so tests pick each client's address. */
-export function testConfig(redis: TestRedis, port: number, overrides: Record<string, string> = {}): Config {
+export function testConfig(
+  redis: TestRedis | TestCluster,
+  port: number,
+  overrides: Record<string, string> = {},
+): Config {
   const settings = new Map(
     Object.entries({
       HOST: "127.0.0.1",
       PORT: String(port),
-      REDIS_URL: redis.url,
+      ...("seeds" in redis ? { REDIS_CLUSTER: redis.seeds } : { REDIS_URL: redis.url }),
       PROXYPASS: "true",
       ...overrides,
     }).map(([key, value]) => [key, { value, source: "test" }]),
@@ -29,7 +34,10 @@ export interface TestTracker extends RunningTracker {
   readonly config: Config;
 }
 
-export async function startTestTracker(redis: TestRedis, overrides: Record<string, string> = {}): Promise<TestTracker> {
+export async function startTestTracker(
+  redis: TestRedis | TestCluster,
+  overrides: Record<string, string> = {},
+): Promise<TestTracker> {
   const config = testConfig(redis, await freePort(), overrides);
   const running = await startTracker(config);
   return { ...running, url: `http://127.0.0.1:${running.port}`, config };
