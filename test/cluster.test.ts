@@ -21,6 +21,7 @@ import {
   peersOf,
   randomInfoHash,
   startTestTracker,
+  trackerFixture,
   type TestPeer,
   type TestTracker,
 } from "./helpers/tracker.js";
@@ -328,5 +329,28 @@ describe("REDIS_CLUSTER setting", () => {
       () => load({ P2PTRACKER_REDIS_CLUSTER: "10.0.0.1:7000", P2PTRACKER_REDISHOST: "10.0.0.9" }),
       /REDIS_CLUSTER and REDISHOST are both set/,
     );
+  });
+});
+
+describe("the index walk on a single Redis", () => {
+  const f = trackerFixture({ SWEEP_INTERVAL: "1" });
+
+  it("puts a missing active transfer back into transfers:active and drops an inactive one", async () => {
+    const hex = hexOf(randomInfoHash());
+    await activateTransfer(f.admin as unknown as TransferStore, hex);
+    const archived = hexOf(randomInfoHash());
+    await activateTransfer(f.admin as unknown as TransferStore, archived);
+    await f.redis.client.hSet(`{${archived}}:info`, "active", "0");
+    await f.redis.client.zRem(GLOBAL_KEYS.activeTransfers, hex);
+    await f.redis.client.del(GLOBAL_KEYS.reconcileLease);
+    await eventually(
+      "the sweeping replica mends the index",
+      async () => {
+        const indexed = await f.redis.client.zRange(GLOBAL_KEYS.activeTransfers, 0, -1);
+        return indexed.includes(hex) && !indexed.includes(archived);
+      },
+      10_000,
+    );
+    assert.ok(Number(await f.redis.client.ttl(GLOBAL_KEYS.reconcileLease)) > 0, "the walk is paced by its lease");
   });
 });
