@@ -33,8 +33,9 @@ export async function sweepAll(redis: SweepStore, peerTtl: number): Promise<numb
 /**
  * Runs sweepAll every `intervalSeconds`. Replicas share a lease key so one of them sweeps
  * per interval; the lease expires by itself if that replica dies. Given `masters`, the
- * sweeping replica also walks every master to mend transfers:active, on its first sweep
- * and then every RECONCILE_EVERY_SWEEPS intervals (a second lease key paces it).
+ * sweeping replica also walks every master to mend transfers:active whenever the key
+ * reconcile:lease is absent, and sets it for RECONCILE_EVERY_SWEEPS intervals: so the
+ * first sweep walks, then one sweep in that many.
  */
 export function startSweeper(
   redis: SweepStore,
