@@ -17,7 +17,7 @@ import { moduleResolver } from "./racks/module.js";
 import { StaticRackMap } from "./racks/static.js";
 import { subnetResolver } from "./racks/subnet.js";
 import { loadScripts } from "./store/redis.js";
-import { connectStore } from "./store/connect.js";
+import { connectStore, storeMasters } from "./store/connect.js";
 import { Readiness } from "./observe/health.js";
 import { migrateLegacyKeys } from "./store/migrate.js";
 import { createApi } from "./http/api/routes.js";
@@ -92,7 +92,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     const redis = connection.redis;
     cleanups.push(() => connection.close());
     const readiness = new Readiness({ redisReady: () => connection.isReady() });
-    await loadScripts(redis);
+    for (const master of await storeMasters(connection)) await loadScripts(master);
     readiness.scriptsLoaded();
     await migrateLegacyKeys(redis);
     const client = redis as unknown as TrackerStore & RackCacheStore;
@@ -102,7 +102,9 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     const racks = await buildRackChain(config, store);
     cleanups.push(racks.stop);
     const tracker = createTracker({ config, redis: store, racks: racks.chain });
-    const stopSweeper = startSweeper(redis as never, config.PEER_TTL, config.SWEEP_INTERVAL);
+    const stopSweeper = startSweeper(redis as never, config.PEER_TTL, config.SWEEP_INTERVAL, async () =>
+      (await storeMasters(connection)).map((master) => master as never),
+    );
     cleanups.push(stopSweeper);
     // The API reads large replies (peer lists): its own connection keeps them from
     // queueing ahead of announces, and gives every call the plain command timeout.

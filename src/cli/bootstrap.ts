@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { loadConfig } from "../config/config.js";
 import { splitArguments } from "../config/sources.js";
 import { loadScripts } from "../store/redis.js";
-import { connectStore } from "../store/connect.js";
+import { connectStore, storeMasters } from "../store/connect.js";
 import { archiveTransfer, registerTransfer, type TransferStore } from "../store/transfers.js";
 import { parseInfoHashHex, readTorrent } from "../wire/torrentFile.js";
 import { CommandError, UsageError } from "./errors.js";
@@ -45,7 +45,7 @@ export async function bootstrapCommand(args: string[]): Promise<void> {
   const connection = await connectStore(config);
   const redis = connection.redis;
   try {
-    await loadScripts(redis);
+    for (const master of await storeMasters(connection)) await loadScripts(master);
     const store = redis as unknown as TransferStore;
     if (action === "activate") {
       const { status } = await registerTransfer(store, infoHashHex, torrent?.registration ?? {});

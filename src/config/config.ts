@@ -50,13 +50,16 @@ const cidrList = text.transform((v, ctx) => {
   return items;
 });
 
-/** host:port[,host:port...] (IPv6 in brackets), as REDIS_SENTINELS takes it. */
+/** host:port[,host:port...] (IPv6 in brackets), as REDIS_SENTINELS and REDIS_CLUSTER take them. */
 const nodeList = text.transform((v, ctx) => {
   const items = v.split(/[\s,]+/).filter(Boolean);
   const nodes = items.map((item) => parseListenAddress(item));
   const bad = items.find((_, i) => nodes[i] === undefined || nodes[i]!.port === 0);
   if (bad !== undefined) {
-    ctx.addIssue({ code: "custom", message: `expected host:port items separated by commas ("${bad}" is not one)` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected host:port items separated by commas, e.g. 10.0.0.1:7000,10.0.0.2:7000 ("${bad}" is not one)`,
+    });
   }
   return nodes.length === 0 ? undefined : (nodes as Array<{ host: string; port: number }>);
 });
@@ -85,6 +88,7 @@ const SETTINGS = {
     schema: text.min(1, "expected the name the sentinels monitor the primary as"),
     default: "mymaster",
   },
+  REDIS_CLUSTER: { schema: nodeList, default: "" },
   REDIS_TIMEOUT_MS: { schema: int(10, 60000), default: "1000" },
   DATA_DIR: { schema: text.min(1), default: "data" },
   SMDB_URL: { schema: z.union([z.literal("").transform(() => undefined), url]), default: "" },
@@ -228,11 +232,25 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
       `REDIS_SENTINELS: set either REDIS_SENTINELS (the sentinels name the primary) or REDIS_URL/REDISHOST, not both`,
     );
   }
+  if (p.REDIS_SENTINELS !== undefined && p.REDIS_CLUSTER !== undefined) {
+    throw new ConfigError(
+      "REDIS_SENTINELS and REDIS_CLUSTER are both set: a tracker uses either the primary the sentinels name or one cluster, unset one of them",
+    );
+  }
+  if (p.REDIS_CLUSTER !== undefined && (p.REDIS_URL !== undefined || p.REDISHOST !== undefined)) {
+    throw new ConfigError(
+      `REDIS_CLUSTER and ${p.REDIS_URL !== undefined ? "REDIS_URL" : "REDISHOST"} are both set: a tracker uses either one Redis or one cluster, unset one of them`,
+    );
+  }
   return Object.freeze({
     ...p,
     MIN_INTERVAL: minInterval,
     PEER_TTL: peerTtl,
-    EMBEDDED_REDIS: p.REDIS_URL === undefined && p.REDISHOST === undefined && p.REDIS_SENTINELS === undefined,
+    EMBEDDED_REDIS:
+      p.REDIS_URL === undefined &&
+      p.REDISHOST === undefined &&
+      p.REDIS_SENTINELS === undefined &&
+      p.REDIS_CLUSTER === undefined,
   });
 }
 

@@ -1,4 +1,5 @@
 import { redisUrl, type Config } from "../config/config.js";
+import { connectCluster } from "./cluster.js";
 import { connectRedis, type TrackerRedis } from "./redis.js";
 import { connectSentinel } from "./sentinel.js";
 
@@ -16,11 +17,21 @@ export interface StoreConnection {
   /** Where it points, for logs. */
   readonly describe: string;
   isReady(): boolean;
+  /** A client of every master when the keys are spread over several (a cluster). */
+  masters?(): Promise<TrackerRedis[]>;
   close(): Promise<void>;
 }
 
-/** Connects to the Redis the configuration names: one server, or the primary the sentinels name. */
+/** Every master of the store: the one server, or each master of a cluster. */
+export function storeMasters(connection: StoreConnection): Promise<TrackerRedis[]> {
+  return connection.masters?.() ?? Promise.resolve([connection.redis]);
+}
+
+/** Connects to the Redis the configuration names: one server, a cluster, or the primary the sentinels name. */
 export async function connectStore(config: Config, options: StoreConnectOptions = {}): Promise<StoreConnection> {
+  if (config.REDIS_CLUSTER !== undefined) {
+    return connectCluster({ seeds: config.REDIS_CLUSTER, commandTimeoutMs: config.REDIS_TIMEOUT_MS, ...options });
+  }
   if (config.REDIS_SENTINELS !== undefined) {
     return connectSentinel({
       sentinels: config.REDIS_SENTINELS,

@@ -70,6 +70,8 @@ export const GLOBAL_KEYS = {
   racks: "racks",
   /** string: the sweep's lease, so one replica sweeps at a time */
   sweepLease: "sweep:lease",
+  /** string with TTL: while it exists, no replica walks the keys to mend transfers:active */
+  reconcileLease: "reconcile:lease",
 } as const;
 
 /** Keys of earlier versions, moved to their successors at startup (store/migrate.ts). */

@@ -2,7 +2,10 @@ import {
   ClientClosedError,
   ClientOfflineError,
   ConnectionTimeoutError,
+  DisconnectsClientError,
   ErrorReply,
+  MaxCommandRedirectionsError,
+  RootNodesUnavailableError,
   SocketClosedUnexpectedlyError,
   TimeoutError,
 } from "redis";
@@ -16,6 +19,9 @@ const STORAGE_ERRORS = [
   SocketClosedUnexpectedlyError,
   TimeoutError,
   StorageTimeoutError,
+  DisconnectsClientError,
+  MaxCommandRedirectionsError,
+  RootNodesUnavailableError,
 ];
 
 /** Socket errors a call in flight fails with when Redis dies under it (kill -9, a failover). */
@@ -23,9 +29,10 @@ const SOCKET_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT"
 
 /**
  * Redis replies that mean "not now": a restarted server still replaying its AOF (LOADING),
- * a replica cut off from its primary or a demoted primary during a failover.
+ * a replica cut off from its primary or a demoted primary during a failover, a cluster
+ * slot with no reachable master (CLUSTERDOWN) while a replica is promoted.
  */
-const TRANSIENT_REPLY = /^(LOADING|MASTERDOWN|READONLY|TRYAGAIN) /;
+const TRANSIENT_REPLY = /^(LOADING|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN) /;
 
 /** Whether an error means that Redis, not the request, is the problem. */
 export function isStorageError(error: unknown): boolean {

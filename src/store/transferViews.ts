@@ -1,12 +1,13 @@
 /**
  * What the operators' API shows of transfers: read-only views built from the keys the
- * scripts write. Reads go through pipelines on the API's own connection, so a large
- * transfer's view never queues behind, or delays, announces.
+ * scripts write. Reads go together (readTogether.ts) on the API's own connection, so a
+ * large transfer's view never queues behind, or delays, announces.
  */
 
 import { archivePrefix, GLOBAL_KEYS, transferKeys, type TransferKeys } from "./keys.js";
 import { addressText, parsePeerRecord, peerProgress, type PeerRecord } from "./peerRecords.js";
 import type { TrackerRedis } from "./redis.js";
+import { readTogether } from "./readTogether.js";
 
 /** A live transfer, or one archive of it. */
 export interface TransferLocation {
@@ -122,13 +123,14 @@ interface LivePeer {
 /** The live peers of one rack and its live representatives, read in one pipeline. */
 async function readRacks(redis: TrackerRedis, keys: TransferKeys, cutoff: number) {
   const racks = (await redis.sMembers(keys.racks)).map(String).sort();
-  const pipeline = redis.multi();
-  for (const rack of racks) {
-    for (const set of ["L", "S", "R"]) {
-      pipeline.zRangeByScoreWithScores(`${keys.rackPrefix}${rack}:${set}`, `(${cutoff}`, "+inf");
-    }
-  }
-  const replies = (await pipeline.execAsPipeline()) as unknown as Array<Array<{ value: Buffer; score: number }>>;
+  const replies = (await readTogether(
+    redis,
+    racks.flatMap((rack) =>
+      ["L", "S", "R"].map(
+        (set) => (r) => r.zRangeByScoreWithScores(`${keys.rackPrefix}${rack}:${set}`, `(${cutoff}`, "+inf"),
+      ),
+    ),
+  )) as Array<Array<{ value: Buffer; score: number }>>;
   const members = racks.map((rack, i) => ({
     rack,
     peers: [...replies[3 * i]!, ...replies[3 * i + 1]!],
@@ -253,12 +255,13 @@ export async function peerPage(
     const record = parsePeerRecord(value as Buffer);
     return record ? [{ address: field as Buffer, record }] : [];
   });
-  const pipeline = redis.multi();
-  for (const { address, record } of entries) {
-    pipeline.zScore(`${keys.rackPrefix}${record.rack}:${record.state === "L" ? "L" : "S"}`, address);
-    pipeline.zScore(`${keys.rackPrefix}${record.rack}:R`, address);
-  }
-  const scores = entries.length > 0 ? ((await pipeline.execAsPipeline()) as unknown as Array<number | null>) : [];
+  const scores = (await readTogether(
+    redis,
+    entries.flatMap(({ address, record }) => [
+      (r) => r.zScore(`${keys.rackPrefix}${record.rack}:${record.state === "L" ? "L" : "S"}`, address),
+      (r) => r.zScore(`${keys.rackPrefix}${record.rack}:R`, address),
+    ]),
+  )) as Array<number | null>;
   const items: PeerView[] = [];
   entries.forEach(({ address, record }, i) => {
     const lastSeen = scores[2 * i] ?? null;
@@ -371,11 +374,15 @@ export async function listTransfers(
     const [stamp, infoHashHex] = member.split(":") as [string, string];
     return { infoHashHex, archive: stamp, keys: transferKeys(infoHashHex, archivePrefix(stamp)) };
   });
-  const pipeline = redis.multi();
-  for (const { keys } of located) {
-    pipeline.hmGet(keys.info, ["name", "length", "registered", "deregistered", "seeders", "leechers", "completed"]);
-  }
-  const infos = located.length > 0 ? ((await pipeline.execAsPipeline()) as unknown as Array<Array<Buffer | null>>) : [];
+  const fields = ["name", "length", "registered", "deregistered", "seeders", "leechers", "completed"];
+  const infos = (await readTogether(
+    redis,
+    located.map(
+      ({ keys }) =>
+        (r) =>
+          r.hmGet(keys.info, fields),
+    ),
+  )) as Array<Array<Buffer | null>>;
   const items: TransferListItem[] = located.map(({ infoHashHex, archive }, i) => {
     const [name, length, registered, deregistered, seeders, leechers, completed] = infos[i]!.map((v) =>
       v == null ? undefined : String(v),

@@ -8,13 +8,15 @@ import { startTracker, type RunningTracker } from "../../src/server.js";
 import { formatIp, parseIp } from "../../src/net/ip.js";
 import { decode, httpRequest, percentEncode, type Decoded } from "./http.js";
 import { freePort, startTestRedis, type TestRedis } from "./redisServer.js";
+import type { TestCluster } from "./redisCluster.js";
 
 /**
  * Settings for a test tracker: behind a trusted proxy, so tests pick each client's address.
- * A redis with an empty url leaves REDIS_URL unset (for REDIS_SENTINELS in the overrides).
+ * A redis with an empty url leaves REDIS_URL unset (for REDIS_SENTINELS in the overrides);
+ * a cluster sets REDIS_CLUSTER.
  */
 export function testConfig(
-  redis: Pick<TestRedis, "url">,
+  redis: Pick<TestRedis, "url"> | TestCluster,
   port: number,
   overrides: Record<string, string> = {},
 ): Config {
@@ -22,7 +24,7 @@ export function testConfig(
     Object.entries({
       HOST: "127.0.0.1",
       PORT: String(port),
-      REDIS_URL: redis.url,
+      ...("seeds" in redis ? { REDIS_CLUSTER: redis.seeds } : redis.url === "" ? {} : { REDIS_URL: redis.url }),
       PROXYPASS: "true",
       ...overrides,
     }).map(([key, value]) => [key, { value, source: "test" }]),
@@ -37,7 +39,7 @@ export interface TestTracker extends RunningTracker {
 }
 
 export async function startTestTracker(
-  redis: Pick<TestRedis, "url">,
+  redis: Pick<TestRedis, "url"> | TestCluster,
   overrides: Record<string, string> = {},
 ): Promise<TestTracker> {
   const config = testConfig(redis, await freePort(), overrides);
