@@ -21,12 +21,13 @@ environment variables, then --<key> flags. Settings and defaults:
 
 async function serveCommand(args: string[]): Promise<void> {
   const { startTracker } = await import("./server.js");
+  const { log } = await import("./log.js");
   const tracker = await startTracker(loadConfig(args));
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`${signal}: stopping\n`);
+    log.info(`${signal}: stopping`);
     await tracker.close();
     process.exit(0);
   };
