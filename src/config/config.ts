@@ -108,6 +108,8 @@ const SETTINGS = {
   ARCHIVE_TTL: { schema: int(60, 10 * 365 * 86400), default: String(30 * 86400) },
   SEEN_MAX: { schema: int(0, 10_000_000), default: "10000" },
   TORRENT_MAX_BYTES: { schema: int(1024, 1024 * 1024 * 1024), default: String(10 * 1024 * 1024) },
+  METRICS_NEED_TOKEN: { schema: bool, default: "false" },
+  LOG_REQUESTS: { schema: bool, default: "false" },
   DEBUG: { schema: bool, default: "false" },
 } as const;
 

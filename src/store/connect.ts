@@ -1,5 +1,5 @@
 import { redisUrl, type Config } from "../config/config.js";
-import { connectRedis, type TrackerRedis } from "./redis.js";
+import { connectRedis, type RedisEvents, type TrackerRedis } from "./redis.js";
 
 /** How a caller wants its connection to the configured Redis. */
 export interface StoreConnectOptions {
@@ -7,6 +7,8 @@ export interface StoreConnectOptions {
   readonly firstConnectMs?: number;
   /** False when the caller puts its own deadline on every call (default true). */
   readonly perCommandTimeout?: boolean;
+  /** What the connection tells about itself (metrics). */
+  readonly events?: RedisEvents;
 }
 
 /** A connection to the configured Redis, and how to tell whether it is up right now. */
