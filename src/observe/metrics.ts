@@ -1,8 +1,8 @@
 /**
  * The tracker's Prometheus metrics. Every label value comes from a fixed set named here,
- * never from a request (an info hash or an address as a label would grow without bound),
- * and every label set the announce path touches is bound once at startup, so counting an
- * announce looks up no labels. One registry per tracker: tests run several in a process.
+ * never from a request (an info hash or an address as a label would grow without bound).
+ * Counters are tallies bound once per label set at startup, so counting an announce is an
+ * addition (see talliedCounter). One registry per tracker: tests run several in a process.
  */
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -56,20 +56,81 @@ export function failureReason(error: unknown): FailureReason {
   return "internal";
 }
 
-type Child = { inc(value?: number): void };
 type Observer = { observe(value: number): void };
 
-/** A table of pre-bound children of a labelled counter, one per combination of label values. */
-function bindAll<A extends string, B extends string>(
-  counter: Counter<string>,
+/** A count the announce path bumps with one addition; its counter reads it at scrape time. */
+export class Tally {
+  value = 0;
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
+/**
+ * A counter whose label sets are all known up front, one Tally each. prom-client looks a
+ * label set up by hashing it on every inc (hundreds of ns); a Tally is one addition, and
+ * the counter copies the tallies in only when /metrics is scraped. Every set is exported
+ * from the start at 0: a rate over a series that appears with its first event would read
+ * "no data" instead of 0.
+ */
+function talliedCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  labelSets: ReadonlyArray<readonly string[]>,
+): Tally[] {
+  const tallies = labelSets.map(() => new Tally());
+  const labels = labelSets.map((set) => Object.fromEntries(labelNames.map((label, i) => [label, set[i]!])));
+  new Counter({
+    name,
+    help,
+    labelNames: [...labelNames],
+    registers: [registry],
+    collect() {
+      this.reset();
+      tallies.forEach((tally, i) => this.inc(labels[i]!, tally.value));
+    },
+  });
+  return tallies;
+}
+
+/** An unlabelled tallied counter. */
+function counter(registry: Registry, name: string, help: string): Tally {
+  return talliedCounter(registry, name, help, [], [[]])[0]!;
+}
+
+/** A tallied counter with one label: a Tally per value. */
+function counterBy<B extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  values: readonly B[],
+): Record<B, Tally> {
+  const tallies = talliedCounter(
+    registry,
+    name,
+    help,
+    [label],
+    values.map((v) => [v]),
+  );
+  return Object.fromEntries(values.map((v, i) => [v, tallies[i]!])) as Record<B, Tally>;
+}
+
+/** A tallied counter with two labels: a Tally per pair of values. */
+function counterBy2<A extends string, B extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labels: readonly [string, string],
   first: readonly A[],
   second: readonly B[],
-): Record<A, Record<B, Child>> {
-  const table = {} as Record<A, Record<B, Child>>;
-  for (const a of first) {
-    table[a] = {} as Record<B, Child>;
-    for (const b of second) table[a][b] = counter.labels(a, b);
-  }
+): Record<A, Record<B, Tally>> {
+  const pairs = first.flatMap((a) => second.map((b) => [a, b] as const));
+  const tallies = talliedCounter(registry, name, help, labels, pairs);
+  const table = {} as Record<A, Record<B, Tally>>;
+  pairs.forEach(([a, b], i) => ((table[a] ??= {} as Record<B, Tally>)[b] = tallies[i]!));
   return table;
 }
 
@@ -83,18 +144,18 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 /** The metrics of one tracker and the registry /metrics renders. */
 export class TrackerMetrics {
   readonly registry = new Registry();
-  readonly announces: Record<AnnounceEventLabel, Record<AnnounceOutcome, Child>>;
-  readonly failures: Record<Operation, Record<FailureReason, Child>>;
-  readonly scrapes: Record<"ok" | "failed", Child>;
+  readonly announces: Record<AnnounceEventLabel, Record<AnnounceOutcome, Tally>>;
+  readonly failures: Record<Operation, Record<FailureReason, Tally>>;
+  readonly scrapes: Record<"ok" | "failed", Tally>;
   readonly announceSeconds: Observer;
   readonly scrapeSeconds: Observer;
   readonly peersReturned: Observer;
-  readonly representativesElected: Child;
-  readonly representativeFailovers: Child;
-  readonly rackLookups: Record<ResolverName, Record<LookupResult, Child>>;
-  readonly redisErrors: Record<RedisErrorKind, Child>;
-  readonly redisReconnects: Child;
-  readonly noscriptReloads: Child;
+  readonly representativesElected: Tally;
+  readonly representativeFailovers: Tally;
+  readonly rackLookups: Record<ResolverName, Record<LookupResult, Tally>>;
+  readonly redisErrors: Record<RedisErrorKind, Tally>;
+  readonly redisReconnects: Tally;
+  readonly noscriptReloads: Tally;
   readonly batchSize: Observer;
 
   constructor(version: string) {
@@ -106,27 +167,27 @@ export class TrackerMetrics {
       labelNames: ["version"],
       registers,
     }).set({ version }, 1);
-    const announces = new Counter({
-      name: "p2ptracker_announces_total",
-      help: "Announces answered, by event and outcome (ok: active transfer; unregistered: passive answer; failed: see p2ptracker_failures_total).",
-      labelNames: ["event", "outcome"],
-      registers,
-    });
-    this.announces = bindAll(announces, ANNOUNCE_EVENTS, ANNOUNCE_OUTCOMES);
-    const failures = new Counter({
-      name: "p2ptracker_failures_total",
-      help: "Announces and scrapes answered with a failure reason, by operation and reason.",
-      labelNames: ["operation", "reason"],
-      registers,
-    });
-    this.failures = bindAll(failures, OPERATIONS, FAILURE_REASONS);
-    const scrapes = new Counter({
-      name: "p2ptracker_scrapes_total",
-      help: "Scrapes answered, by outcome.",
-      labelNames: ["outcome"],
-      registers,
-    });
-    this.scrapes = { ok: scrapes.labels("ok"), failed: scrapes.labels("failed") };
+    const registry = this.registry;
+    this.announces = counterBy2(
+      registry,
+      "p2ptracker_announces_total",
+      "Announces answered, by event and outcome (ok: active transfer; unregistered: passive answer; failed: see p2ptracker_failures_total).",
+      ["event", "outcome"],
+      ANNOUNCE_EVENTS,
+      ANNOUNCE_OUTCOMES,
+    );
+    this.failures = counterBy2(
+      registry,
+      "p2ptracker_failures_total",
+      "Announces and scrapes answered with a failure reason, by operation and reason.",
+      ["operation", "reason"],
+      OPERATIONS,
+      FAILURE_REASONS,
+    );
+    this.scrapes = counterBy(registry, "p2ptracker_scrapes_total", "Scrapes answered, by outcome.", "outcome", [
+      "ok",
+      "failed",
+    ] as const);
     this.announceSeconds = new Histogram({
       name: "p2ptracker_announce_duration_seconds",
       help: "Time from an announce reaching the tracker to its reply being ready, failures included.",
@@ -145,44 +206,41 @@ export class TrackerMetrics {
       buckets: PEER_BUCKETS,
       registers,
     }).labels();
-    this.representativesElected = new Counter({
-      name: "p2ptracker_representatives_elected_total",
-      help: "Announces that made their client a representative of its rack.",
-      registers,
-    }).labels();
-    this.representativeFailovers = new Counter({
-      name: "p2ptracker_representative_failovers_total",
-      help: "Elections that took the slot of a representative that had gone silent (expired).",
-      registers,
-    }).labels();
-    const lookups = new Counter({
-      name: "p2ptracker_rack_lookups_total",
-      help: "Rack resolver look-ups (cached answers included), by resolver and result.",
-      labelNames: ["resolver", "result"],
-      registers,
-    });
-    this.rackLookups = bindAll(lookups, RESOLVERS, LOOKUP_RESULTS);
-    const redisErrors = new Counter({
-      name: "p2ptracker_redis_errors_total",
-      help: "Redis calls of the announce path that failed, by kind (error, timeout, refused).",
-      labelNames: ["kind"],
-      registers,
-    });
-    this.redisErrors = {
-      error: redisErrors.labels("error"),
-      timeout: redisErrors.labels("timeout"),
-      refused: redisErrors.labels("refused"),
-    };
-    this.redisReconnects = new Counter({
-      name: "p2ptracker_redis_reconnects_total",
-      help: "Times the announce connection to Redis came back after it was lost.",
-      registers,
-    }).labels();
-    this.noscriptReloads = new Counter({
-      name: "p2ptracker_redis_noscript_reloads_total",
-      help: "Scripts Redis no longer had cached (NOSCRIPT), sent again in full with EVAL.",
-      registers,
-    }).labels();
+    this.representativesElected = counter(
+      registry,
+      "p2ptracker_representatives_elected_total",
+      "Announces that made their client a representative of its rack.",
+    );
+    this.representativeFailovers = counter(
+      registry,
+      "p2ptracker_representative_failovers_total",
+      "Elections that took the slot of a representative that had gone silent (expired).",
+    );
+    this.rackLookups = counterBy2(
+      registry,
+      "p2ptracker_rack_lookups_total",
+      "Rack resolver look-ups (cached answers included), by resolver and result.",
+      ["resolver", "result"],
+      RESOLVERS,
+      LOOKUP_RESULTS,
+    );
+    this.redisErrors = counterBy(
+      registry,
+      "p2ptracker_redis_errors_total",
+      "Redis calls of the announce path that failed, by kind (error, timeout, refused).",
+      "kind",
+      REDIS_ERROR_KINDS,
+    );
+    this.redisReconnects = counter(
+      registry,
+      "p2ptracker_redis_reconnects_total",
+      "Times the announce connection to Redis came back after it was lost.",
+    );
+    this.noscriptReloads = counter(
+      registry,
+      "p2ptracker_redis_noscript_reloads_total",
+      "Scripts Redis no longer had cached (NOSCRIPT), sent again in full with EVAL.",
+    );
     this.batchSize = new Histogram({
       name: "p2ptracker_redis_batch_size",
       help: "Announce scripts sent to Redis in one write (batches form while Redis is busy).",
