@@ -27,12 +27,18 @@ ARGV[15] rackAware     1: two-tier swarms; 0: flat, everyone samples the whole s
 ARGV[16] seed          seed for math.random, so a test can replay a selection
 ARGV[17] pruneLimit    most stale peers dropped per pruned set in this call
 
-Output: { status, seeders, leechers, peers4, peers6, role, activated, peerIds }
+Output: { status, seeders, leechers, peers4, peers6, role, activated, peerIds, elected, failover }
   status     1 active transfer, 0 not registered (nothing stored, no peers)
   peers4     concatenated 6-byte compact IPv4 peers; peers6 the same with 18-byte entries
   role       'rep' | 'origin' | 'member' ('' when nothing was stored or it stopped)
   activated  1 when this call activated the transfer (AUTO_ACTIVATE)
   peerIds    { address, peerId (20 raw bytes), ... } for the selected peers when withPeerIds, else {}
+  elected    1 when this call made the client a representative (it held no live slot before)
+  failover   1 when that election took the slot of a representative that went silent for
+             peerTtl: this call's prune of the rack dropped one (the client's own expired
+             record included), or a dead one still sits in the rack's R set. A
+             representative that announced `stopped`, or one the sweep dropped first, hands
+             its slot over without a failover.
 
 Rack keys: {H}:rack:<rack>:L leechers, :S seeders, :R representatives; zsets by last seen (s).
 
@@ -94,7 +100,7 @@ swarmCounters.seeders, swarmCounters.leechers = tonumber(info[2]) or 0, tonumber
 local activated = 0
 if info[1] ~= '1' then
   if not autoActivate then
-    return { 0, 0, 0, '', '', '', 0, {} }
+    return { 0, 0, 0, '', '', '', 0, {}, 0, 0 }
   end
   redis.call('HSET', infoKey, 'active', '1', 'registered', now)
   redis.call('HDEL', infoKey, 'deregistered')
@@ -103,13 +109,16 @@ end
 
 -- Prune what this announce counts or draws from, before touching it: a set whose prune
 -- stopped short of the limit holds no dead member, so its draws need no liveness check.
--- Returns whether the prune removed this client.
+-- Returns whether the prune removed this client. repsDropped counts, per set, the
+-- representatives a prune dropped: a slot of the rack fell vacant by expiry.
 local cutoff = now - peerTtl
 local clean = {}
+local repsDropped = {}
 local function pruneAll(key)
   if clean[key] ~= nil then return false end
-  local removed, stale = prune(key, cutoff, pruneLimit)
+  local removed, stale, reps = prune(key, cutoff, pruneLimit)
   clean[key] = removed < pruneLimit
+  repsDropped[key] = reps
   for _, member in ipairs(stale) do
     if member == address then return true end
   end
@@ -122,6 +131,7 @@ end
 -- removes it or, when that prune hit its limit first, its last-seen score tells.
 local record = redis.call('HGET', peersKey, address)
 local rack, state
+local expiredRep = false
 if record then
   rack, state = parseRackAndState(record)
   if (rack == '*') == rackAware then
@@ -135,7 +145,7 @@ if record then
     elseif not clean[ownKey] then
       local lastSeen = redis.call('ZSCORE', ownKey, address)
       if not lastSeen or tonumber(lastSeen) <= cutoff then
-        removePeer(address, record)
+        expiredRep = removePeer(address, record)
         record = nil
       end
     end
@@ -144,7 +154,7 @@ end
 
 if event == 'stopped' then
   if record then removePeer(address, record) end
-  return { 1, swarmCounters.seeders, swarmCounters.leechers, '', '', '', activated, {} }
+  return { 1, swarmCounters.seeders, swarmCounters.leechers, '', '', '', activated, {}, 0, 0 }
 end
 
 -- An origin is complete at its first announce; a first announce that *is* the completion
@@ -212,6 +222,7 @@ redis.call('HSET', peersKey, address, table.concat({
 -- and which rack mates a representative must not count as outside peers.
 local role = 'member'
 local rackReps = {}
+local elected, failover = 0, 0
 if state == 'O' then
   role = 'origin'
   redis.call('ZADD', originsKey, now, address)
@@ -224,6 +235,12 @@ elseif rackAware then
   end
   if isRep or #rackReps < maxRepr then
     role = 'rep'
+    -- Elections are rare (a slot must be free), so the ZCARD stays off the common path.
+    if not isRep then
+      elected = 1
+      local lostRep = expiredRep or (repsDropped[leechersKey] or 0) + (repsDropped[seedersKey] or 0) > 0
+      if lostRep or redis.call('ZCARD', rackRepsKey) > #rackReps then failover = 1 end
+    end
     redis.call('ZADD', rackRepsKey, now, address)
     redis.call('ZADD', seeding and repsSeedingKey or repsLeechingKey, now, address)
     if stateChanged then
@@ -273,5 +290,5 @@ if withPeerIds and #selected > 0 then
 end
 
 return {
-  1, swarmCounters.seeders, swarmCounters.leechers, peers4, peers6, role, activated, peerIds
+  1, swarmCounters.seeders, swarmCounters.leechers, peers4, peers6, role, activated, peerIds, elected, failover
 }

@@ -1,16 +1,42 @@
-/** Minimal leveled logger to stderr; debug lines only when DEBUG is on. */
+/**
+ * The process's log: one JSON object per line on stderr (pino), with `level` as a word,
+ * `time` in ISO 8601, `pid`, `hostname` and `msg`, plus the fields a call passes. Debug
+ * lines only when DEBUG is on. Written synchronously to process.stderr, so lines keep their
+ * order with the process's other stderr output and none is lost at exit.
+ */
+
+import { pino } from "pino";
+
+/** Extra fields of one line; values must be JSON-friendly. */
+export type LogFields = Record<string, unknown>;
+
+const logger = pino(
+  {
+    level: "info",
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  },
+  process.stderr,
+);
+
+/** The logger the code calls: a message, and fields when there is more to say. */
 export const log = {
-  debugEnabled: false,
-  debug(message: string): void {
-    if (this.debugEnabled) process.stderr.write(`${new Date().toISOString()} debug ${message}\n`);
+  get debugEnabled(): boolean {
+    return logger.isLevelEnabled("debug");
   },
-  info(message: string): void {
-    process.stderr.write(`${new Date().toISOString()} info ${message}\n`);
+  set debugEnabled(on: boolean) {
+    logger.level = on ? "debug" : "info";
   },
-  warn(message: string): void {
-    process.stderr.write(`${new Date().toISOString()} warn ${message}\n`);
+  debug(message: string, fields?: LogFields): void {
+    if (logger.isLevelEnabled("debug")) logger.debug(fields ?? {}, message);
   },
-  error(message: string): void {
-    process.stderr.write(`${new Date().toISOString()} error ${message}\n`);
+  info(message: string, fields?: LogFields): void {
+    logger.info(fields ?? {}, message);
+  },
+  warn(message: string, fields?: LogFields): void {
+    logger.warn(fields ?? {}, message);
+  },
+  error(message: string, fields?: LogFields): void {
+    logger.error(fields ?? {}, message);
   },
 };

@@ -25,6 +25,10 @@ import { loadAdminToken } from "./http/api/auth.js";
 import { parseListenAddress } from "./config/config.js";
 import { startSweeper } from "./store/sweeper.js";
 import { createTracker, type TrackerStore } from "./tracker.js";
+import { TrackerMetrics } from "./observe/metrics.js";
+import { requireToken } from "./http/api/auth.js";
+import { GLOBAL_KEYS } from "./store/keys.js";
+import { packageVersion } from "./wire/torrentMake.js";
 
 /** How long a starting tracker waits for a configured Redis before it exits with an error. */
 const FIRST_CONNECT_MS = 10_000;
@@ -53,7 +57,7 @@ export interface RunningTracker {
   abort(): void;
 }
 
-async function buildRackChain(config: Config, store: RackCacheStore) {
+async function buildRackChain(config: Config, store: RackCacheStore, metrics: TrackerMetrics) {
   const links: ChainLink[] = [];
   const stops: Array<() => void> = [];
   for (const name of config.RACK_RESOLVERS) {
@@ -74,6 +78,7 @@ async function buildRackChain(config: Config, store: RackCacheStore) {
     store,
     config.RACK_CACHE_TTL,
     config.RACK_AWARE,
+    (resolver, result) => metrics.rackLookups[resolver as keyof typeof metrics.rackLookups]?.[result].inc(),
   );
   return { chain, stop: () => stops.forEach((stop) => stop()) };
 }
@@ -81,6 +86,7 @@ async function buildRackChain(config: Config, store: RackCacheStore) {
 /** Starts Redis (when embedded), loads the scripts, and serves HTTP until close(). */
 export async function startTracker(config: Config): Promise<RunningTracker> {
   log.debugEnabled = config.DEBUG;
+  const metrics = new TrackerMetrics(packageVersion());
   let embedded: SupervisedRedis | undefined;
   if (config.EMBEDDED_REDIS) {
     const start = () => startEmbeddedRedis(config.REDISPORT, config.DATA_DIR);
@@ -88,7 +94,11 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
   }
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
-    const connection = await connectStore(config, { firstConnectMs: FIRST_CONNECT_MS, perCommandTimeout: false });
+    const connection = await connectStore(config, {
+      firstConnectMs: FIRST_CONNECT_MS,
+      perCommandTimeout: false,
+      events: { reconnected: () => metrics.redisReconnects.inc(), scriptReloaded: () => metrics.noscriptReloads.inc() },
+    });
     const redis = connection.redis;
     cleanups.push(() => connection.close());
     const readiness = new Readiness({ redisReady: () => connection.isReady() });
@@ -97,11 +107,16 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     await migrateLegacyKeys(redis);
     const client = redis as unknown as TrackerStore & RackCacheStore;
     // Announces go to Redis in batches while it is busy (see batching.ts); the rest at once.
-    const calls = { ...wrapMethods(client, STORE_METHODS), ...batchedWhileBusy(client, ["announce"]) };
-    const store = withDeadlines(calls, config.REDIS_TIMEOUT_MS, STORE_METHODS);
-    const racks = await buildRackChain(config, store);
+    const calls = {
+      ...wrapMethods(client, STORE_METHODS),
+      ...batchedWhileBusy(client, ["announce"], (size) => metrics.batchSize.observe(size)),
+    };
+    const store = withDeadlines(calls, config.REDIS_TIMEOUT_MS, STORE_METHODS, (kind) =>
+      metrics.redisErrors[kind].inc(),
+    );
+    const racks = await buildRackChain(config, store, metrics);
     cleanups.push(racks.stop);
-    const tracker = createTracker({ config, redis: store, racks: racks.chain });
+    const tracker = createTracker({ config, redis: store, racks: racks.chain, metrics });
     const stopSweeper = startSweeper(redis as never, config.PEER_TTL, config.SWEEP_INTERVAL, async () =>
       (await storeMasters(connection)).map((master) => master as never),
     );
@@ -111,7 +126,18 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     const apiConnection = await connectStore(config);
     const apiRedis = apiConnection.redis;
     cleanups.push(() => apiConnection.close());
-    const api = createApi({ config, redis: apiRedis, racks: racks.chain, token: loadAdminToken(config) });
+    const token = loadAdminToken(config);
+    const api = createApi({ config, redis: apiRedis, racks: racks.chain, token });
+    metrics.observeState(
+      () => readiness.problems().length === 0,
+      async () => Number(await apiRedis.zCard(GLOBAL_KEYS.activeTransfers)),
+    );
+    // /metrics goes with the API (its listener with API_LISTEN); the token only if asked for.
+    const observe = { metrics, logRequests: config.LOG_REQUESTS };
+    const withMetrics = {
+      ...observe,
+      serveMetrics: { guard: config.METRICS_NEED_TOKEN ? requireToken(token) : undefined },
+    };
     const apiAddress = config.API_LISTEN === undefined ? undefined : parseListenAddress(config.API_LISTEN)!;
     const servers: DrainableServer[] = [];
     cleanups.push(async () => {
@@ -119,7 +145,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       if (forced.includes(true)) log.warn(`requests still open after ${config.SHUTDOWN_TIMEOUT_MS} ms were cut`);
     });
     const server = await listen(
-      createApp(tracker, apiAddress ? "elsewhere" : api, readiness).fetch,
+      createApp(tracker, apiAddress ? "elsewhere" : api, readiness, apiAddress ? observe : withMetrics).fetch,
       config.HOST,
       config.PORT,
       config,
@@ -128,7 +154,12 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     const port = (server.address() as AddressInfo).port;
     let apiPort = port;
     if (apiAddress) {
-      const apiServer = await listen(withHealth(api, readiness).fetch, apiAddress.host, apiAddress.port, config);
+      const apiServer = await listen(
+        withHealth(api, readiness, withMetrics).fetch,
+        apiAddress.host,
+        apiAddress.port,
+        config,
+      );
       servers.push(drainable(apiServer));
       apiPort = (apiServer.address() as AddressInfo).port;
       log.info(`p2ptracker API on http://${config.API_LISTEN}/api/v1`);

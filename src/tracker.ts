@@ -11,10 +11,12 @@ import {
 import { clientAddressResolver, type AddressSources } from "./http/clientAddress.js";
 import type { Config } from "./config/config.js";
 import { formatIp } from "./net/ip.js";
-import { GLOBAL_KEYS, transferKeys } from "./store/keys.js";
+import { GLOBAL_KEYS, rackKey, transferKeys } from "./store/keys.js";
 import { decodeQuery } from "./wire/query.js";
 import type { RackChain } from "./racks/chain.js";
 import { runAnnounce, runSeen, type AnnounceResult, type ScriptRunner } from "./store/scripts.js";
+import { failureReason, type AnnounceEventLabel, type TrackerMetrics } from "./observe/metrics.js";
+import { log } from "./log.js";
 
 /** The part of a Redis client the tracker uses besides its scripts. */
 export interface TrackerStore extends Pick<ScriptRunner, "announce" | "seen"> {
@@ -31,6 +33,7 @@ export interface TrackerDeps {
   readonly config: Config;
   readonly redis: TrackerStore;
   readonly racks: RackChain;
+  readonly metrics: TrackerMetrics;
 }
 
 /** The tracker's two protocol operations, from raw query to bencoded body. */
@@ -42,7 +45,7 @@ export interface Tracker {
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
 /** Builds the tracker once: lookup tables and policies are fixed, requests run small closures. */
-export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
+export function createTracker({ config, redis, racks, metrics }: TrackerDeps): Tracker {
   const clientAddress = clientAddressResolver({
     proxyPass: config.PROXYPASS,
     trustedProxies: config.TRUSTED_PROXIES,
@@ -63,8 +66,29 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
       .zAdd(GLOBAL_KEYS.activeTransfers, { score: Math.floor(Date.now() / 1000), value: infoHashHex })
       .catch(() => undefined);
 
+  // Counted here, where the event and the script's reply are known; the HTTP layer only
+  // counts what never reaches the tracker (a wrong method).
   async function announce(rawQuery: string, sources: Omit<AddressSources, "ipParam">): Promise<Uint8Array> {
+    const started = performance.now();
+    const progress = { event: "unknown" as AnnounceEventLabel };
+    try {
+      return await answerAnnounce(rawQuery, sources, progress);
+    } catch (error) {
+      metrics.announces[progress.event].failed.inc();
+      metrics.failures.announce[failureReason(error)].inc();
+      throw error;
+    } finally {
+      metrics.announceSeconds.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  async function answerAnnounce(
+    rawQuery: string,
+    sources: Omit<AddressSources, "ipParam">,
+    progress: { event: AnnounceEventLabel },
+  ): Promise<Uint8Array> {
     const params = parseAnnounce(decodeQuery(rawQuery));
+    progress.event = params.event === "" ? "none" : params.event;
     const ip = clientAddress({ ...sources, ipParam: params.ip });
     const rack = await racks.resolve(formatIp(ip));
     const infoHashHex = hex(params.infoHash).toUpperCase();
@@ -86,7 +110,9 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
       },
       policy,
     );
+    if (log.debugEnabled) void debugAnnounce(infoHashHex, `${formatIp(ip)}:${params.port}`, rack, result);
     if (!result.active) {
+      metrics.announces[progress.event].unregistered.inc();
       noteSeen(infoHashHex);
       return encodeAnnounce({
         interval: config.PASSIVE_INTERVAL,
@@ -99,6 +125,10 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
       });
     }
     if (result.activated) noteActivated(infoHashHex);
+    metrics.announces[progress.event].ok.inc();
+    metrics.peersReturned.observe(result.peers4.length / 6 + result.peers6.length / 18);
+    if (result.elected) metrics.representativesElected.inc();
+    if (result.failover) metrics.representativeFailovers.inc();
     const reply = {
       interval: config.ACTIVE_INTERVAL,
       minInterval: config.MIN_INTERVAL,
@@ -110,7 +140,54 @@ export function createTracker({ config, redis, racks }: TrackerDeps): Tracker {
     return encodeAnnounce(reply, params.compact ? undefined : peerList(result, withPeerIds));
   }
 
+  /**
+   * DEBUG: where an announce landed (rack, tier, role) and who represents its rack now. The
+   * representatives cost one more read, made only with DEBUG on and after the reply is ready.
+   */
+  async function debugAnnounce(infoHash: string, client: string, rack: string, result: AnnounceResult): Promise<void> {
+    const fields = {
+      infoHash,
+      client,
+      // As resolved now; a client keeps the rack of its first announce while its record lives.
+      rack,
+      role: result.role,
+      // Members trade inside their rack; representatives and origins also across racks.
+      tier: result.role === "member" ? "rack" : result.role === "" ? "none" : "rack+outside",
+      elected: result.elected,
+      failover: result.failover,
+      peers: result.peers4.length / 6 + result.peers6.length / 18,
+    };
+    let representatives: string[] | string = "unknown";
+    if (result.active && config.RACK_AWARE) {
+      try {
+        const reps = (await redis.zRange(rackKey(infoHash, rack, "R"), 0, -1)) as Buffer[];
+        representatives = reps.map((address) => {
+          const peer = splitCompact(address);
+          return `${formatIp(peer.ip)}:${peer.port}`;
+        });
+      } catch (error) {
+        representatives = `unknown: ${(error as Error).message}`;
+      }
+    }
+    log.debug("announce", { ...fields, representatives });
+  }
+
   async function scrape(rawQuery: string): Promise<Uint8Array> {
+    const started = performance.now();
+    try {
+      const body = await answerScrape(rawQuery);
+      metrics.scrapes.ok.inc();
+      return body;
+    } catch (error) {
+      metrics.scrapes.failed.inc();
+      metrics.failures.scrape[failureReason(error)].inc();
+      throw error;
+    } finally {
+      metrics.scrapeSeconds.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  async function answerScrape(rawQuery: string): Promise<Uint8Array> {
     let hashes = parseScrape(decodeQuery(rawQuery), MAX_SCRAPE_HASHES).map((h) => hex(h).toUpperCase());
     if (hashes.length === 0) {
       if (!config.FULL_SCRAPE) throw new ClientError("full scrape is disabled: give one or more info_hash");

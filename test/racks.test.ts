@@ -240,7 +240,9 @@ describe("static resolver (RACK_MAP)", () => {
     assert.equal(map.resolve("10.1.1.1"), "after");
     writeFileSync(path, "10.0.0.0/8 broken edit\n");
     const logged = await captureStderr(() => map.reload());
-    assert.match(logged, /error RACK_MAP .*racks: kept the previous map: .*racks:1: expected "CIDR location"/);
+    const line = JSON.parse(logged.trim().split("\n").at(-1)!) as { level: string; msg: string };
+    assert.equal(line.level, "error");
+    assert.match(line.msg, /^RACK_MAP .*racks: kept the previous map: .*racks:1: expected "CIDR location"/);
     assert.equal(map.resolve("10.1.1.1"), "after");
     rmSync(path);
     const missing = await captureStderr(() => map.reload());

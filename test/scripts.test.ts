@@ -316,3 +316,67 @@ describe("rack keys: Lua builds the keys src/store/keys.ts names", () => {
     for (const key of expected) assert.equal(await redis.client.zCard(key), 1, key);
   });
 });
+
+describe("announce reports elections and failovers", () => {
+  let redis: TestRedis;
+  let admin: TrackerRedis;
+  before(async () => {
+    redis = await startTestRedis();
+    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 2000 });
+  });
+  after(async () => {
+    await admin.close();
+    await redis.close();
+  });
+
+  const oneSlot = { ...POLICY, maxRepr: 1 };
+  /** Backdates a peer's last-seen scores, as if it had gone silent an hour ago. */
+  const silence = async (hex: string, rack: string, ip: string) => {
+    const member = request(ip, rack).address as Buffer;
+    const keys = transferKeys(hex);
+    for (const key of [rackKey(hex, rack, "L"), rackKey(hex, rack, "R"), keys.repsLeeching]) {
+      await admin.zAdd(key, { score: 1, value: member }, { XX: true });
+    }
+  };
+
+  it("elected once per slot taken; a slot taken from a silent representative is a failover", async () => {
+    const hex = hexOf(randomInfoHash());
+    const keys = transferKeys(hex);
+    const runner = scriptRunner(admin);
+    const first = await runAnnounce(runner, keys, request("10.0.1.1", "r"), oneSlot, 1);
+    assert.deepEqual([first.role, first.elected, first.failover], ["rep", true, false]);
+    const again = await runAnnounce(runner, keys, request("10.0.1.1", "r"), oneSlot, 1);
+    assert.deepEqual([again.role, again.elected, again.failover], ["rep", false, false]);
+    const mate = await runAnnounce(runner, keys, request("10.0.1.2", "r"), oneSlot, 1);
+    assert.deepEqual([mate.role, mate.elected, mate.failover], ["member", false, false]);
+    await silence(hex, "r", "10.0.1.1");
+    const takeover = await runAnnounce(runner, keys, request("10.0.1.2", "r"), oneSlot, 1);
+    assert.deepEqual([takeover.role, takeover.elected, takeover.failover], ["rep", true, true]);
+    assert.equal(await admin.hExists(keys.peers, request("10.0.1.1", "r").address as Buffer), 0, "pruned");
+  });
+
+  it("a silent representative the prune did not reach yet (limit) still makes the election a failover", async () => {
+    const hex = hexOf(randomInfoHash());
+    const keys = transferKeys(hex);
+    const runner = scriptRunner(admin);
+    await runAnnounce(runner, keys, request("10.0.2.1", "r"), oneSlot, 1);
+    await silence(hex, "r", "10.0.2.1");
+    const noPrune = { ...oneSlot, pruneLimit: 0 };
+    const takeover = await runAnnounce(runner, keys, request("10.0.2.2", "r"), noPrune, 1);
+    assert.deepEqual([takeover.role, takeover.elected, takeover.failover], ["rep", true, true]);
+    assert.equal(await admin.hExists(keys.peers, request("10.0.2.1", "r").address as Buffer), 1, "not pruned");
+  });
+
+  it("a representative that stops hands its slot over without a failover; origins are never elected", async () => {
+    const hex = hexOf(randomInfoHash());
+    const keys = transferKeys(hex);
+    const runner = scriptRunner(admin);
+    await runAnnounce(runner, keys, request("10.0.3.1", "r"), oneSlot, 1);
+    const stopped = await runAnnounce(runner, keys, { ...request("10.0.3.1", "r"), event: "stopped" }, oneSlot, 1);
+    assert.deepEqual([stopped.elected, stopped.failover], [false, false]);
+    const next = await runAnnounce(runner, keys, request("10.0.3.2", "r"), oneSlot, 1);
+    assert.deepEqual([next.role, next.elected, next.failover], ["rep", true, false]);
+    const origin = await runAnnounce(runner, keys, request("10.0.3.3", "r", 0n), oneSlot, 1);
+    assert.deepEqual([origin.role, origin.elected, origin.failover], ["origin", false, false]);
+  });
+});

@@ -1,12 +1,13 @@
 -- Drops one peer from every index and its record, keeping the swarm counters exact. A
 -- peer sits in the sets of its record's state only: L and RL while leeching, S and RS
--- once complete (every change of state moves it).
+-- once complete (every change of state moves it). Returns whether it was a representative.
 -- Needs: peersKey, repsLeechingKey, repsSeedingKey, originsKey, rackKey(), addToCounter().
 local function removePeer(address, record)
   local rack, state = parseRackAndState(record)
   local leeching = state == 'L'
   redis.call('ZREM', rackKey(rack, leeching and 'L' or 'S'), address)
-  if redis.call('ZREM', rackKey(rack, 'R'), address) == 1 then
+  local wasRep = redis.call('ZREM', rackKey(rack, 'R'), address) == 1
+  if wasRep then
     redis.call('ZREM', leeching and repsLeechingKey or repsSeedingKey, address)
   end
   if state == 'O' then
@@ -14,4 +15,5 @@ local function removePeer(address, record)
   end
   redis.call('HDEL', peersKey, address)
   addToCounter(leeching and 'leechers' or 'seeders', -1)
+  return wasRep
 end

@@ -137,6 +137,8 @@ const SETTINGS = {
   MAX_HEADERS_COUNT: { schema: int(1, 2000), default: "100" },
   MAX_CONNECTIONS: { schema: int(0, 1_000_000), default: "10000" },
   MAX_CONNECTIONS_PER_ADDRESS: { schema: int(0, 1_000_000), default: "256" },
+  METRICS_NEED_TOKEN: { schema: bool, default: "false" },
+  LOG_REQUESTS: { schema: bool, default: "false" },
   DEBUG: { schema: bool, default: "false" },
 } as const;
 

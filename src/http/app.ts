@@ -7,6 +7,7 @@ import type { Tracker } from "../tracker.js";
 import { log } from "../log.js";
 import { API_BASE } from "./api/routes.js";
 import type { Readiness } from "../observe/health.js";
+import { addMetricsRoute, requestLog, type HttpObserve } from "./observe.js";
 
 /** The operators' API as the app mounts it. */
 export interface ApiApp {
@@ -44,14 +45,25 @@ function failure(c: Context, error: unknown) {
 
 /**
  * The HTTP app: /announce and /scrape (with or without a trailing slash), and the
- * operators' API under /api/v1 unless it listens elsewhere (API_LISTEN).
+ * operators' API under /api/v1 (and /metrics) unless it listens elsewhere (API_LISTEN).
  */
-export function createApp(tracker: Tracker, api: ApiApp | "elsewhere", readiness: Readiness): Hono {
+export function createApp(
+  tracker: Tracker,
+  api: ApiApp | "elsewhere",
+  readiness: Readiness,
+  observe: HttpObserve,
+): Hono {
   const app = new Hono();
+  addObserveRoutes(app, observe);
   addHealthRoutes(app, readiness);
+  const { announces, scrapes, failures } = observe.metrics;
 
   const announce = async (c: Context) => {
-    if (c.req.method !== "GET") return bencoded(c, encodeFailure("announce must be a GET request"));
+    if (c.req.method !== "GET") {
+      announces.unknown.failed.inc();
+      failures.announce.wrong_method.inc();
+      return bencoded(c, encodeFailure("announce must be a GET request"));
+    }
     try {
       const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
       const body = await tracker.announce(rawQuery(c), {
@@ -65,7 +77,11 @@ export function createApp(tracker: Tracker, api: ApiApp | "elsewhere", readiness
     }
   };
   const scrape = async (c: Context) => {
-    if (c.req.method !== "GET") return bencoded(c, encodeFailure("scrape must be a GET request"));
+    if (c.req.method !== "GET") {
+      scrapes.failed.inc();
+      failures.scrape.wrong_method.inc();
+      return bencoded(c, encodeFailure("scrape must be a GET request"));
+    }
     try {
       return bencoded(c, await tracker.scrape(rawQuery(c)));
     } catch (error) {
@@ -79,6 +95,7 @@ export function createApp(tracker: Tracker, api: ApiApp | "elsewhere", readiness
   app.all("/scrape/", scrape);
   if (api === "elsewhere") {
     app.all(`${API_BASE}/*`, (c) => c.json({ error: "the API listens on its own address here (API_LISTEN)" }, 404));
+    app.get("/metrics", (c) => c.text("not found: /metrics is served with the API, on API_LISTEN\n", 404));
   } else {
     // Handed over whole, so the API answers its own unknown paths and errors in JSON.
     app.all(`${API_BASE}/*`, (c) => api.fetch(c.req.raw, c.env));
@@ -88,6 +105,12 @@ export function createApp(tracker: Tracker, api: ApiApp | "elsewhere", readiness
   );
   app.onError((error, c) => failure(c, error));
   return app;
+}
+
+/** Request logging (first, so it times everything) and /metrics, as configured. */
+function addObserveRoutes(app: Hono, observe: HttpObserve): void {
+  if (observe.logRequests) app.use("*", requestLog());
+  if (observe.serveMetrics) addMetricsRoute(app, observe.metrics, observe.serveMetrics.guard);
 }
 
 /** GET /healthz (the process answers) and GET /readyz (200 only when it should get traffic). */
@@ -100,9 +123,10 @@ function addHealthRoutes(app: Hono, readiness: Readiness): void {
   });
 }
 
-/** The API on a listener of its own, with the same health routes. */
-export function withHealth(api: ApiApp, readiness: Readiness): Hono {
+/** The API on a listener of its own, with the same health routes (and /metrics). */
+export function withHealth(api: ApiApp, readiness: Readiness, observe: HttpObserve): Hono {
   const app = new Hono();
+  addObserveRoutes(app, observe);
   addHealthRoutes(app, readiness);
   app.all("*", (c) => api.fetch(c.req.raw, c.env));
   return app;

@@ -16,6 +16,15 @@ export interface RackCacheStore {
   sAdd(key: string, member: string): Promise<unknown>;
 }
 
+/** What one look-up of one resolver came to: an answer, none, a failure, a timeout. */
+export type LookupResult = "hit" | "miss" | "error" | "timeout";
+
+/** Told of every look-up, cached answers included (metrics). */
+export type LookupCounter = (resolver: string, result: LookupResult) => void;
+
+const failed = (error: unknown): LookupResult =>
+  (error as { name?: string } | null)?.name === "TimeoutError" ? "timeout" : "error";
+
 interface Cached {
   readonly location: string;
   readonly expires: number;
@@ -44,6 +53,7 @@ export class RackChain {
     private readonly store: RackCacheStore | undefined,
     private readonly ttlSeconds: number,
     private readonly rackAware: boolean,
+    private readonly count: LookupCounter = () => undefined,
   ) {}
 
   /** The location of `ip` (text form); FLAT_LOCATION for everyone when not rack-aware. */
@@ -53,6 +63,7 @@ export class RackChain {
       const location = link.external ? await this.#cached(link, ip) : await this.#direct(link, ip);
       if (location !== undefined) return this.#remember(location);
     }
+    this.count("subnet", "hit");
     return this.#remember(sanitizeLocation(await this.fallback(ip)) ?? "unknown");
   }
 
@@ -71,8 +82,11 @@ export class RackChain {
 
   async #direct(link: ChainLink, ip: string): Promise<string | undefined> {
     try {
-      return sanitizeLocation(await link.resolve(ip));
+      const location = sanitizeLocation(await link.resolve(ip));
+      this.count(link.name, location === undefined ? "miss" : "hit");
+      return location;
     } catch (error) {
+      this.count(link.name, failed(error));
       log.debug(`rack resolver ${link.name} for ${ip}: ${(error as Error).message}`);
       return undefined;
     }
@@ -81,11 +95,17 @@ export class RackChain {
   async #cached(link: ChainLink, ip: string): Promise<string | undefined> {
     const key = `${link.name}:${ip}`;
     const hit = this.#processCache.get(key);
-    if (hit && hit.expires > Date.now()) return hit.location === "" ? undefined : hit.location;
+    if (hit && hit.expires > Date.now()) {
+      this.count(link.name, hit.location === "" ? "miss" : "hit");
+      return hit.location === "" ? undefined : hit.location;
+    }
     let pending = this.#inFlight.get(key);
     if (!pending) {
       pending = this.#lookUp(link, ip, key).finally(() => this.#inFlight.delete(key));
       this.#inFlight.set(key, pending);
+    } else {
+      // Joins a look-up under way, which counts its own result once.
+      void pending.then((location) => this.count(link.name, location === undefined ? "miss" : "hit"));
     }
     return pending;
   }
@@ -102,11 +122,14 @@ export class RackChain {
     let ttlMs = this.ttlSeconds * 1000;
     if (shared !== undefined && shared !== null) {
       location = String(shared);
+      this.count(link.name, location === "" ? "miss" : "hit");
     } else {
       try {
         location = sanitizeLocation(await link.resolve(ip)) ?? "";
+        this.count(link.name, location === "" ? "miss" : "hit");
         this.store?.set(redisKey, location, { EX: this.ttlSeconds }).catch(() => undefined);
       } catch (error) {
+        this.count(link.name, failed(error));
         log.debug(`rack resolver ${link.name} for ${ip}: ${(error as Error).message}`);
         location = "";
         ttlMs = FAILURE_BACKOFF_MS;

@@ -9,8 +9,15 @@
 
 import { wrapMethods } from "./methods.js";
 
-/** The `methods` of `target`, bound to it, sharing one "batch in flight" rule. */
-export function batchedWhileBusy<T extends object, M extends keyof T>(target: T, methods: readonly M[]): Pick<T, M> {
+/**
+ * The `methods` of `target`, bound to it, sharing one "batch in flight" rule; `onBatch`
+ * hears the size of every batch sent (1 for a call sent at once).
+ */
+export function batchedWhileBusy<T extends object, M extends keyof T>(
+  target: T,
+  methods: readonly M[],
+  onBatch: (size: number) => void = () => undefined,
+): Pick<T, M> {
   let inFlight = 0;
   let held: Array<() => void> = [];
 
@@ -18,6 +25,7 @@ export function batchedWhileBusy<T extends object, M extends keyof T>(target: T,
     if (--inFlight > 0 || held.length === 0) return;
     const next = held;
     held = [];
+    onBatch(next.length);
     for (const send of next) send();
   };
 
@@ -34,7 +42,10 @@ export function batchedWhileBusy<T extends object, M extends keyof T>(target: T,
       return pending;
     };
     return (...args: never[]) => {
-      if (inFlight === 0) return send(args);
+      if (inFlight === 0) {
+        onBatch(1);
+        return send(args);
+      }
       return new Promise((resolve, reject) => held.push(() => void send(args).then(resolve, reject)));
     };
   });

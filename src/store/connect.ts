@@ -1,6 +1,6 @@
 import { redisUrl, type Config } from "../config/config.js";
 import { connectCluster } from "./cluster.js";
-import { connectRedis, type TrackerRedis } from "./redis.js";
+import { connectRedis, type RedisEvents, type TrackerRedis } from "./redis.js";
 import { connectSentinel } from "./sentinel.js";
 
 /** How a caller wants its connection to the configured Redis. */
@@ -9,6 +9,8 @@ export interface StoreConnectOptions {
   readonly firstConnectMs?: number;
   /** False when the caller puts its own deadline on every call (default true). */
   readonly perCommandTimeout?: boolean;
+  /** What the connection tells about itself (metrics). */
+  readonly events?: RedisEvents;
 }
 
 /** A connection to the configured Redis, and how to tell whether it is up right now. */

@@ -13,6 +13,16 @@ export interface RedisOptions {
   readonly firstConnectMs?: number;
   /** False when the caller puts its own deadline on every call (default true). */
   readonly perCommandTimeout?: boolean;
+  /** What the connection tells about itself (metrics). */
+  readonly events?: RedisEvents;
+}
+
+/** Events of a connection worth counting. */
+export interface RedisEvents {
+  /** The connection is back after it was lost. */
+  reconnected?(): void;
+  /** Redis had lost a script (NOSCRIPT) and the client sent it again in full. */
+  scriptReloaded?(): void;
 }
 
 /** A connected client whose string replies come back as Buffers (peer lists are raw bytes). */
@@ -50,12 +60,37 @@ export async function connectRedis(options: RedisOptions) {
     down = true;
   });
   client.on("ready", () => {
+    if (connected) options.events?.reconnected?.();
     connected = true;
     if (down) log.info(`redis ${options.url}: connected again`);
     down = false;
   });
+  const scriptReloaded = options.events?.scriptReloaded;
+  if (scriptReloaded) countEvalFallbacks(client, scriptReloaded);
   await client.connect();
   return client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+}
+
+type SendCommand = (args: ReadonlyArray<unknown>, options?: unknown) => Promise<unknown>;
+
+/**
+ * node-redis answers NOSCRIPT by sending the script again with EVAL (client
+ * `_executeScript`), and the tracker sends EVAL no other way, so each EVAL the client sends
+ * is one such reload. Every command passes `sendCommand` of the client's shared base
+ * object, which its type-mapped views inherit. A test checks that the count still moves
+ * with the node-redis in use.
+ */
+function countEvalFallbacks(client: object, reloaded: () => void): void {
+  const base = (client as { _self?: { sendCommand?: SendCommand } })._self;
+  const send = base?.sendCommand;
+  if (!base || !send) {
+    log.warn("redis: this node-redis has no sendCommand to count NOSCRIPT reloads by");
+    return;
+  }
+  base.sendCommand = function (this: unknown, args, options) {
+    if (args[0] === "EVAL") reloaded();
+    return send.call(this, args, options);
+  };
 }
 
 /** Loads every script and checks its SHA, so a Lua syntax error stops boot, not an announce. */

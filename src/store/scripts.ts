@@ -74,6 +74,10 @@ export interface AnnounceResult {
   readonly role: Role;
   readonly activated: boolean;
   readonly peerIds: ReadonlyArray<{ address: Uint8Array; peerId: Uint8Array }>;
+  /** This call made the client a representative. */
+  readonly elected: boolean;
+  /** That election took the slot of a representative that went silent (see the script). */
+  readonly failover: boolean;
 }
 
 const bit = (flag: boolean) => (flag ? "1" : "0");
@@ -104,8 +108,8 @@ export async function runAnnounce(
     bit(policy.rackAware),
     String(seed),
     String(policy.pruneLimit),
-  ])) as [number, number, number, Buffer, Buffer, Buffer, number, Buffer[]];
-  const [status, seeders, leechers, peers4, peers6, role, activated, ids] = reply;
+  ])) as [number, number, number, Buffer, Buffer, Buffer, number, Buffer[], number, number];
+  const [status, seeders, leechers, peers4, peers6, role, activated, ids, elected, failover] = reply;
   const peerIds: Array<{ address: Uint8Array; peerId: Uint8Array }> = [];
   for (let i = 0; i + 1 < ids.length; i += 2) peerIds.push({ address: ids[i]!, peerId: ids[i + 1]! });
   return {
@@ -117,6 +121,8 @@ export async function runAnnounce(
     role: role.toString("latin1") as Role,
     activated: activated === 1,
     peerIds,
+    elected: elected === 1,
+    failover: failover === 1,
   };
 }
 

@@ -83,7 +83,8 @@ export function isValidPieceLength(bytes: number): boolean {
 
 const CREATED_BY = `p2ptracker ${packageVersion()}`;
 
-function packageVersion(): string {
+/** This tracker's version, from its package.json. */
+export function packageVersion(): string {
   const url = new URL(
     import.meta.url.includes("/dist/") ? "../../../package.json" : "../../package.json",
     import.meta.url,
