@@ -10,7 +10,7 @@
 import { createCluster, RESP_TYPES } from "redis";
 import { log } from "../log.js";
 import { SCRIPTS } from "./scripts.js";
-import type { TrackerRedis } from "./redis.js";
+import type { RedisEvents, TrackerRedis } from "./redis.js";
 
 /** host and port of one seed node. */
 export interface ClusterSeed {
@@ -24,6 +24,8 @@ export interface ClusterOptions {
   readonly commandTimeoutMs: number;
   readonly firstConnectMs?: number;
   readonly perCommandTimeout?: boolean;
+  /** What the connection tells about itself (metrics). */
+  readonly events?: RedisEvents;
 }
 
 /** How often the slot map is read again although no MOVED asked for it. */
@@ -93,7 +95,9 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterCo
   });
   cluster.on("node-ready", (node: ClusterSeed) => {
     const address = seedText(node);
-    if (down.delete(address)) log.info(`redis cluster node ${address}: connected again`);
+    if (!down.delete(address)) return;
+    log.info(`redis cluster node ${address}: connected again`);
+    options.events?.reconnected?.();
   });
 
   for (;;) {

@@ -6,7 +6,7 @@
 
 import { ClientOfflineError, createSentinel, RESP_TYPES } from "redis";
 import { SCRIPTS } from "./scripts.js";
-import type { TrackerRedis } from "./redis.js";
+import type { RedisEvents, TrackerRedis } from "./redis.js";
 import { log } from "../log.js";
 
 /** Where the sentinels are and what to ask them for. */
@@ -19,6 +19,8 @@ export interface SentinelOptions {
   readonly firstConnectMs?: number;
   /** False when the caller puts its own deadline on every call (default true). */
   readonly perCommandTimeout?: boolean;
+  /** What the connection tells about itself (metrics). */
+  readonly events?: RedisEvents;
 }
 
 /** Peer lists are raw bytes: string replies come back as Buffers. */
@@ -98,7 +100,10 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
       .ping()
       .then(
         () => {
-          if (down) log.info(`redis ${describe}: primary ${formatNode(sentinel.getMasterNode()!)} answers again`);
+          if (down) {
+            log.info(`redis ${describe}: primary ${formatNode(sentinel.getMasterNode()!)} answers again`);
+            options.events?.reconnected?.();
+          }
           down = false;
           primaryAnswers = true;
         },
