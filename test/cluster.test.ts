@@ -230,6 +230,11 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
     assert.equal(reply["failure reason"], undefined);
     assert.equal(reply.incomplete, CLIENTS + 2, "every peer kept across the failover");
     assert.equal(await count(`{${swarm.hex}}:rack:bigrack:R`), MAX_REPR);
+    assert.equal(
+      await cluster.ask(replicas[0]!, "SCRIPT", "EXISTS", SCRIPTS.announce.SHA1),
+      "1",
+      "the promoted replica got the script on first use (SCRIPT LOAD is not replicated)",
+    );
     await eventually("every replica is ready", async () => trackers.every((t) => t.readiness.problems().length === 0));
   });
 
