@@ -13,6 +13,7 @@ import { allPages, api, TEST_TOKEN } from "./helpers/api.js";
 import { runCli } from "./helpers/cli.js";
 import { httpRequest, text } from "./helpers/http.js";
 import { startTestCluster, type TestCluster } from "./helpers/redisCluster.js";
+import { startTestRedis } from "./helpers/redisServer.js";
 import { makeTorrent } from "./helpers/torrent.js";
 import {
   announce,
@@ -229,6 +230,11 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
     assert.equal(reply["failure reason"], undefined);
     assert.equal(reply.incomplete, CLIENTS + 2, "every peer kept across the failover");
     assert.equal(await count(`{${swarm.hex}}:rack:bigrack:R`), MAX_REPR);
+    assert.equal(
+      await cluster.ask(replicas[0]!, "SCRIPT", "EXISTS", SCRIPTS.announce.SHA1),
+      "1",
+      "the promoted replica got the script on first use (SCRIPT LOAD is not replicated)",
+    );
     await eventually("every replica is ready", async () => trackers.every((t) => t.readiness.problems().length === 0));
   });
 
@@ -289,6 +295,14 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
     const deactivated = await runCli(["bootstrap", "deactivate", hex], { P2PTRACKER_REDIS_CLUSTER: cluster.seeds });
     assert.equal(deactivated.code, 0, deactivated.stderr);
     assert.match(deactivated.stdout, /deactivated, archived/);
+    const single = await startTestRedis();
+    try {
+      const notCluster = await runCli(["bootstrap", "activate", hex, "--redis-cluster", `127.0.0.1:${single.port}`]);
+      assert.equal(notCluster.code, 1);
+      assert.match(notCluster.stderr, /cannot reach Redis Cluster at 127\.0\.0\.1:\d+: .*cluster support disabled/);
+    } finally {
+      await single.close();
+    }
     const both = await runCli([
       "bootstrap",
       "activate",

@@ -87,7 +87,12 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterCo
       },
     },
   });
-  cluster.on("error", (error: Error) => log.debug(`redis ${describe}: ${error.message}`));
+  // Discovery failures come as events; the last one says why connecting failed.
+  let lastError: Error | undefined;
+  cluster.on("error", (error: Error) => {
+    lastError = error;
+    log.debug(`redis ${describe}: ${error.message}`);
+  });
   cluster.on("node-error", (error: Error, node: ClusterSeed) => {
     const address = seedText(node);
     if (!down.has(address)) log.warn(`redis cluster node ${address}: ${error.message}`);
@@ -107,7 +112,8 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterCo
     } catch (error) {
       if (Date.now() >= deadline) {
         cluster.destroy();
-        throw new Error(`cannot reach Redis Cluster at ${seeds}: ${(error as Error).message}`);
+        const cause = lastError ?? (error as Error);
+        throw new Error(`cannot reach Redis Cluster at ${seeds}: ${cause.message}`);
       }
       if (cluster.isOpen) cluster.destroy();
       await new Promise((resolve) => setTimeout(resolve, 200));
