@@ -29,7 +29,7 @@ export type HttpLimits = Pick<
  * Node looks for requests past their timeout this often at most (its default is 30 s).
  * Each look closes all it finds at once, about 0.1 ms each: often is also in small batches.
  */
-const CHECK_EVERY_MS = 250;
+const CHECK_EVERY_MS = 100;
 
 /** How long a refused client has to read its answer before the socket is destroyed. */
 const ANSWER_GRACE_MS = 1000;

@@ -2,8 +2,8 @@
  * A slow-header (slowloris) attack in a process of its own, so that its sockets do not slow
  * the test process that times ordinary announces. startSlowloris() forks this file.
  *
- * Each of `count` connections trickles a request line one byte at a time and reconnects as
- * the tracker cuts it off. Clients keep their side open (allowHalfOpen) and keep writing
+ * Each of `count` connections trickles a request line one byte at a time until the tracker
+ * cuts it off. Clients keep their side open (allowHalfOpen) and keep writing
  * after the tracker's answer, so a connection ends only once the tracker has let go of it
  * (its reset ends it), not when the tracker has only half-closed it.
  */
@@ -22,8 +22,7 @@ export interface AttackReport {
   readonly unanswered: number;
   /** Most connections open at once. */
   readonly peakOpen: number;
-  /** Connections still open when the attack was told to stop, and left after the grace. */
-  readonly openAtStop: number;
+  /** Connections left open after the grace. */
   readonly leftOpen: number;
 }
 
@@ -33,7 +32,7 @@ export interface AttackOptions {
   /** Source addresses, used in turn (127.0.0.0/8 all reach loopback). */
   readonly addresses: readonly string[];
   readonly trickleMs: number;
-  /** How long stop() waits for the tracker to close what is open. */
+  /** How long stop() waits for the tracker to close what is still open. */
   readonly graceMs: number;
 }
 
@@ -72,7 +71,6 @@ export async function startSlowloris(options: AttackOptions): Promise<Attack> {
 }
 
 function attack(options: AttackOptions): { open(): number; stop(): Promise<AttackReport> } {
-  let stopped = false;
   const live = new Set<Socket>();
   const report = {
     answeredAfter: [] as number[],
@@ -80,12 +78,10 @@ function attack(options: AttackOptions): { open(): number; stop(): Promise<Attac
     replies: [] as string[],
     unanswered: 0,
     peakOpen: 0,
-    openAtStop: 0,
     leftOpen: 0,
   };
   let open = 0;
   const start = (localAddress: string) => {
-    if (stopped) return;
     const socket = connect({ host: "127.0.0.1", port: options.port, localAddress, allowHalfOpen: true });
     live.add(socket);
     let connectedAt = 0;
@@ -116,7 +112,6 @@ function attack(options: AttackOptions): { open(): number; stop(): Promise<Attac
           report.replies.push(reply);
         }
       }
-      start(localAddress);
     });
   };
   // Ramped, 150 every 100 ms: a listen backlog would drop a burst of them all at once.
@@ -126,8 +121,6 @@ function attack(options: AttackOptions): { open(): number; stop(): Promise<Attac
   return {
     open: () => open,
     async stop() {
-      stopped = true;
-      report.openAtStop = live.size;
       const deadline = Date.now() + options.graceMs;
       while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       report.leftOpen = live.size;
