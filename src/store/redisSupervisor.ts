@@ -52,13 +52,17 @@ export function superviseRedis(
 
   const watch = (server: EmbeddedRedis) => {
     const startedAt = Date.now();
-    server.process.once("exit", (code, signal) => {
+    const exited = (code: number | null, signal: NodeJS.Signals | null) => {
       if (stopping || server !== current) return;
       current = undefined;
       quickDeaths = Date.now() - startedAt < options.quickMs ? quickDeaths + 1 : 1;
       const how = signal === null ? `with status ${code}` : `on ${signal}`;
       died(`redis-server (pid ${server.process.pid}) exited ${how}`);
-    });
+    };
+    const child = server.process;
+    // It may have died already, between accepting connections and being watched.
+    if (child.exitCode !== null || child.signalCode !== null) exited(child.exitCode, child.signalCode);
+    else child.once("exit", exited);
   };
 
   const died = (what: string) => {

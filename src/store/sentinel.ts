@@ -4,7 +4,7 @@
  * failing; the tracker's own deadlines (deadline.ts) turn that wait into a fast failure.
  */
 
-import { ClientOfflineError, createSentinel, RESP_TYPES } from "redis";
+import { ClientOfflineError, createSentinel, RESP_TYPES, TimeoutError } from "redis";
 import { SCRIPTS } from "./scripts.js";
 import type { RedisEvents, TrackerRedis } from "./redis.js";
 import { log } from "../log.js";
@@ -80,7 +80,8 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
       log.info(`redis ${describe}: primary is ${formatNode(event.node)}`);
   });
   try {
-    await withTimeout(sentinel.connect(), Math.max(options.firstConnectMs ?? 0, options.commandTimeoutMs * 3));
+    const ms = Math.max(options.firstConnectMs ?? 0, options.commandTimeoutMs * 3);
+    await withDeadline(sentinel.connect(), ms, () => new Error(`no answer within ${ms} ms`));
   } catch (error) {
     await sentinel.destroy().catch(() => undefined);
     // The sentinels' own answer (say, no primary by that name) says more than the timeout.
@@ -96,6 +97,9 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
     if (probing) return;
     probing = true;
     const late = setTimeout(() => (primaryAnswers = false), options.commandTimeoutMs);
+    // No answer in time marks the primary down (one that hangs keeps its connection
+    // open). The ping is left to finish: its answer, perhaps from a new primary, marks
+    // it up again.
     sentinel
       .ping()
       .then(
@@ -121,7 +125,7 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
     if (event.type === "MASTER_CHANGE") check();
   });
 
-  const redis = failFastWhile(sentinel.withTypeMapping(BUFFERS), () => !primaryAnswers);
+  const redis = failFastWhile(sentinel.withTypeMapping(BUFFERS), () => !primaryAnswers, timeout);
   return {
     redis: redis as unknown as TrackerRedis,
     describe,
@@ -138,10 +142,14 @@ export async function connectSentinel(options: SentinelOptions): Promise<Sentine
  * calls do while it is disconnected. Otherwise node-redis holds each call until the
  * sentinels name a primary, which takes their `down-after-milliseconds` and more: the
  * announce deadline would answer in time, but calls would pile up and the API would hang.
+ * With `deadlineMs` every call, transactions included, also fails after that long: a
+ * transaction sent to a primary that hangs has no timeout of its own (node-redis 6.3).
  * Every function of the client is a command here, except `multi`, which builds.
  */
-function failFastWhile<T extends object>(client: T, down: () => boolean): T {
+function failFastWhile<T extends object>(client: T, down: () => boolean, deadlineMs: number): T {
   const offline = () => Promise.reject(new ClientOfflineError());
+  const inTime = (result: unknown) =>
+    deadlineMs > 0 && result instanceof Promise ? withDeadline(result, deadlineMs) : result;
   const offlineMulti = (): unknown => {
     const builder: object = new Proxy(
       {},
@@ -152,26 +160,41 @@ function failFastWhile<T extends object>(client: T, down: () => boolean): T {
     );
     return builder;
   };
+  // The builder as it is, but its chained calls stay on this wrapper and exec is timed.
+  const timedMulti = (builder: object): object => {
+    const wrapper: object = new Proxy(builder, {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return result === target ? wrapper : inTime(result);
+        };
+      },
+    });
+    return wrapper;
+  };
   return new Proxy(client, {
     get(target, property) {
       const value = Reflect.get(target, property) as unknown;
       if (typeof value !== "function") return value;
       const call = (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args);
       if (property === "multi" || property === "MULTI")
-        return (...args: unknown[]) => (down() ? offlineMulti() : call(...args));
-      return (...args: unknown[]) => (down() ? offline() : call(...args));
+        return (...args: unknown[]) => (down() ? offlineMulti() : timedMulti(call(...args) as object));
+      return (...args: unknown[]) => (down() ? offline() : inTime(call(...args)));
     },
   });
 }
 
-function formatNode(node: { host: string; port: number }): string {
-  return node.host.includes(":") ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`;
+/** `promise`, or `error` (a TimeoutError, a storage error, by default) once `ms` have passed. */
+function withDeadline<T>(promise: Promise<T>, ms: number, error: () => Error = () => new TimeoutError()): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(error()), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+function formatNode(node: { host: string; port: number }): string {
+  return node.host.includes(":") ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`;
 }

@@ -26,6 +26,8 @@ export interface SentinelTopology {
   readonly replicaPort: number;
   /** kill -9 of the primary. */
   killPrimary(): void;
+  /** SIGSTOP of the primary: it hangs, its connections stay open. */
+  hangPrimary(): void;
   /** The primary the sentinels name now, as a port. */
   currentPrimaryPort(): Promise<number | undefined>;
   close(): Promise<void>;
@@ -132,6 +134,7 @@ export async function startSentinelTopology(name = "p2ptest"): Promise<SentinelT
       primaryPort,
       replicaPort,
       killPrimary: () => primary.child.kill("SIGKILL"),
+      hangPrimary: () => primary.child.kill("SIGSTOP"),
       async currentPrimaryPort() {
         for (const port of sentinelPorts) {
           try {
