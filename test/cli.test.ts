@@ -95,7 +95,8 @@ async function startServe(
   port: number,
 ): Promise<{ url: string; child: ChildProcess; pid: number; stderr(): string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [MAIN, "serve", ...args], {
-    env: cleanEnv(env),
+    // A short drain: no load balancer watches these trackers.
+    env: cleanEnv({ P2PTRACKER_DRAIN_DELAY_MS: "1000", ...env }),
     stdio: ["ignore", "ignore", "pipe"],
     detached: true,
   });

@@ -115,7 +115,7 @@ describe("SIGTERM drains a replica", () => {
       const exit = await replica.exited;
       assert.equal(exit.code, 0, replica.stderr());
       assert.ok(exit.at - signalled < DRAIN_DELAY_MS + 2500 + 5000, `exited ${exit.at - signalled} ms after SIGTERM`);
-      assert.match(replica.stderr(), /SIGTERM: shutting down[\s\S]*draining[\s\S]*closing[\s\S]*stopped/);
+      assert.match(replica.stderr(), /SIGTERM: stopping[\s\S]*draining[\s\S]*closing[\s\S]*stopped/);
     } finally {
       agent.destroy();
       await replica.kill();

@@ -105,6 +105,8 @@ export async function startTracker(
     P2PTRACKER_HOST: "127.0.0.1",
     P2PTRACKER_PORT: String(port),
     P2PTRACKER_REDIS_URL: redisUrl,
+    // No load balancer watches it: stop at once rather than after the SIGKILL below.
+    P2PTRACKER_DRAIN_DELAY_MS: "0",
   };
   for (const [key, value] of Object.entries(settings)) env[`P2PTRACKER_${key}`] = value;
   const server = await startServer("p2ptracker", process.execPath, [TRACKER_MAIN, "serve"], port, env);

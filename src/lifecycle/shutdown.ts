@@ -29,7 +29,7 @@ export function shutdownOnSignals(tracker: Stoppable, exit: (code: number) => vo
       return;
     }
     draining = true;
-    log.info(`${signal}: shutting down; signal again to exit at once`);
+    log.info(`${signal}: stopping, after a drain; signal again to exit at once`);
     tracker.drain().then(
       () => {
         log.info("stopped");
