@@ -195,6 +195,11 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
       `PEER_TTL = "${peerTtl}": expected more than ACTIVE_INTERVAL (${p.ACTIVE_INTERVAL}), or every peer would expire between announces`,
     );
   }
+  if (p.METRICS_NEED_TOKEN && p.ADMIN_TOKEN === undefined && p.ADMIN_TOKEN_FILE === undefined) {
+    throw new ConfigError(
+      "METRICS_NEED_TOKEN = true: expected ADMIN_TOKEN or ADMIN_TOKEN_FILE, the token /metrics then needs",
+    );
+  }
   return Object.freeze({
     ...p,
     MIN_INTERVAL: minInterval,
