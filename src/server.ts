@@ -21,12 +21,11 @@ import { connectStore, storeMasters } from "./store/connect.js";
 import { Readiness } from "./observe/health.js";
 import { migrateLegacyKeys } from "./store/migrate.js";
 import { createApi } from "./http/api/routes.js";
-import { loadAdminToken } from "./http/api/auth.js";
+import { loadAdminToken, requireToken } from "./http/api/auth.js";
 import { parseListenAddress } from "./config/config.js";
 import { startSweeper } from "./store/sweeper.js";
 import { createTracker, type TrackerStore } from "./tracker.js";
 import { TrackerMetrics } from "./observe/metrics.js";
-import { requireToken } from "./http/api/auth.js";
 import { GLOBAL_KEYS } from "./store/keys.js";
 import { packageVersion } from "./wire/torrentMake.js";
 
@@ -78,7 +77,7 @@ async function buildRackChain(config: Config, store: RackCacheStore, metrics: Tr
     store,
     config.RACK_CACHE_TTL,
     config.RACK_AWARE,
-    (resolver, result) => metrics.rackLookups[resolver as keyof typeof metrics.rackLookups]?.[result].inc(),
+    metrics.countLookup,
   );
   return { chain, stop: () => stops.forEach((stop) => stop()) };
 }
@@ -97,7 +96,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     const connection = await connectStore(config, {
       firstConnectMs: FIRST_CONNECT_MS,
       perCommandTimeout: false,
-      events: { reconnected: () => metrics.redisReconnects.inc(), scriptReloaded: () => metrics.noscriptReloads.inc() },
+      events: metrics.redisEvents,
     });
     const redis = connection.redis;
     cleanups.push(() => connection.close());
@@ -109,11 +108,9 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     // Announces go to Redis in batches while it is busy (see batching.ts); the rest at once.
     const calls = {
       ...wrapMethods(client, STORE_METHODS),
-      ...batchedWhileBusy(client, ["announce"], (size) => metrics.batchSize.observe(size)),
+      ...batchedWhileBusy(client, ["announce"], metrics.countBatch),
     };
-    const store = withDeadlines(calls, config.REDIS_TIMEOUT_MS, STORE_METHODS, (kind) =>
-      metrics.redisErrors[kind].inc(),
-    );
+    const store = withDeadlines(calls, config.REDIS_TIMEOUT_MS, STORE_METHODS, metrics.countRedisFailure);
     const racks = await buildRackChain(config, store, metrics);
     cleanups.push(racks.stop);
     const tracker = createTracker({ config, redis: store, racks: racks.chain, metrics });

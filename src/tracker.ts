@@ -142,7 +142,7 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
 
   /**
    * DEBUG: where an announce landed (rack, tier, role) and who represents its rack now. The
-   * representatives cost one more read, made only with DEBUG on and after the reply is ready.
+   * representatives cost one more read, made only with DEBUG on; the reply does not wait for it.
    */
   async function debugAnnounce(infoHash: string, client: string, rack: string, result: AnnounceResult): Promise<void> {
     const fields = {
@@ -151,13 +151,12 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
       // As resolved now; a client keeps the rack of its first announce while its record lives.
       rack,
       role: result.role,
-      // Members trade inside their rack; representatives and origins also across racks.
-      tier: result.role === "member" ? "rack" : result.role === "" ? "none" : "rack+outside",
+      tier: tierOf(result.role, config.RACK_AWARE),
       elected: result.elected,
       failover: result.failover,
       peers: result.peers4.length / 6 + result.peers6.length / 18,
     };
-    let representatives: string[] | string = "unknown";
+    let representatives: string[] | string = [];
     if (result.active && config.RACK_AWARE) {
       try {
         const reps = (await redis.zRange(rackKey(infoHash, rack, "R"), 0, -1)) as Buffer[];
@@ -214,6 +213,13 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
   }
 
   return { announce, scrape };
+}
+
+/** Which swarm a client trades in: members inside their rack; representatives and origins also across racks. */
+function tierOf(role: AnnounceResult["role"], rackAware: boolean): string {
+  if (!rackAware) return "flat";
+  if (role === "") return "none";
+  return role === "member" ? "rack" : "rack+outside";
 }
 
 /** The selected peers as non-compact entries (BEP 3 dictionary model). */

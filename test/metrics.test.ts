@@ -26,6 +26,7 @@ import {
   peersOf,
   randomInfoHash,
   startTestTracker,
+  testConfig,
   type TestTracker,
 } from "./helpers/tracker.js";
 import { eventually } from "./helpers/wait.js";
@@ -262,6 +263,13 @@ describe("/metrics with API_LISTEN and METRICS_NEED_TOKEN", () => {
   after(async () => {
     await tracker.close();
     await redis.close();
+  });
+
+  it("refuses METRICS_NEED_TOKEN without a token to need, naming the settings", () => {
+    assert.throws(
+      () => testConfig(redis, 6969, { METRICS_NEED_TOKEN: "true" }),
+      /METRICS_NEED_TOKEN = true: expected ADMIN_TOKEN or ADMIN_TOKEN_FILE/,
+    );
   });
 
   it("serves /metrics on the API's listener only, and only with the token", async () => {

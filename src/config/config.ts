@@ -244,6 +244,11 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
       `REDIS_CLUSTER and ${p.REDIS_URL !== undefined ? "REDIS_URL" : "REDISHOST"} are both set: a tracker uses either one Redis or one cluster, unset one of them`,
     );
   }
+  if (p.METRICS_NEED_TOKEN && p.ADMIN_TOKEN === undefined && p.ADMIN_TOKEN_FILE === undefined) {
+    throw new ConfigError(
+      "METRICS_NEED_TOKEN = true: expected ADMIN_TOKEN or ADMIN_TOKEN_FILE, the token /metrics then needs",
+    );
+  }
   return Object.freeze({
     ...p,
     MIN_INTERVAL: minInterval,

@@ -249,6 +249,16 @@ export class TrackerMetrics {
     }).labels();
   }
 
+  /** The hooks the store and the rack chain report through, bound to these metrics. */
+  readonly countBatch = (size: number): void => this.batchSize.observe(size);
+  readonly countRedisFailure = (kind: RedisErrorKind): void => this.redisErrors[kind].inc();
+  readonly countLookup = (resolver: string, result: LookupResult): void =>
+    this.rackLookups[resolver as ResolverName]?.[result].inc();
+  readonly redisEvents = {
+    reconnected: (): void => this.redisReconnects.inc(),
+    scriptReloaded: (): void => this.noscriptReloads.inc(),
+  };
+
   /**
    * Gauges read at each scrape: readiness, and the active transfers (counted in Redis; the
    * last count stays while Redis does not answer).
