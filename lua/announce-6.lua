@@ -265,10 +265,19 @@ if role ~= 'member' then
     if mate ~= address then exclude[mate] = nil end
   end
 end
--- Outside picks are never rack mates (their sets are other racks' and origins'), so of the
--- excluded only the client itself is in its rack's sets.
+-- Outside picks are other racks' representatives and origins. An origin of the client's own
+-- rack is in the O set and in the rack's S set: one drawn from O is held back from S, so no
+-- reply names it twice. Only leeching representatives draw both (a few per rack).
 local mates = seeding and { leechersKey } or { leechersKey, seedersKey }
 local selfHeld = { [seeding and seedersKey or leechersKey] = 1 }
+if role ~= 'member' and not seeding and #selected > 0 then
+  for i, score in ipairs(redis.call('ZMSCORE', seedersKey, unpack(selected))) do
+    if score and tonumber(score) > cutoff then
+      exclude[selected[i]] = true
+      selfHeld[seedersKey] = (selfHeld[seedersKey] or 0) + 1
+    end
+  end
+end
 sampleUnion(selected, mates, numwant - #selected, exclude, cutoff, clean, selfHeld)
 
 -- IPv4 peers are 6 bytes and IPv6 ones 18, so the packed length tells whether any IPv6

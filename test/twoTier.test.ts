@@ -174,6 +174,21 @@ describe("two-tier swarms", () => {
     assert.ok(!peersOf(reply).includes(addressOf(a[2]!)), "but not rack A's members");
   });
 
+  it("never returns an origin of the client's own rack twice (it is in the origins and in the rack's seeders)", async () => {
+    for (let round = 0; round < 20; round++) {
+      const infoHash = randomInfoHash();
+      await register(infoHash);
+      const originInA = peer("10.10.1.50");
+      await announce(f.tracker, infoHash, originInA, { left: 0 });
+      const a1 = peer("10.10.1.1");
+      const reply = await announce(f.tracker, infoHash, a1, { numwant: 50 });
+      const got = peersOf(reply);
+      assert.deepEqual(got, [addressOf(originInA)], `round ${round}: ${got.join(", ")}`);
+      const a2 = await announce(f.tracker, infoHash, peer("10.10.1.2"), { numwant: 50 });
+      assert.deepEqual(peersOf(a2).sort(), set([originInA, a1]), `round ${round}`);
+    }
+  });
+
   it("samples randomly when the pool is larger than numwant", async () => {
     const infoHash = randomInfoHash();
     await register(infoHash);
