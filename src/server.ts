@@ -3,7 +3,13 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createApp, withHealth } from "./http/app.js";
 import { drainable, type DrainableServer } from "./http/drain.js";
-import { applyServerLimits, serverOptions, withHeaderCountLimit, type HttpLimits } from "./http/serverLimits.js";
+import {
+  applyServerLimits,
+  serverOptions,
+  withHeaderCountLimit,
+  type HttpLimits,
+  type RefusalCounter,
+} from "./http/serverLimits.js";
 import type { Config } from "./config/config.js";
 import { startEmbeddedRedis } from "./store/embeddedRedis.js";
 import { superviseRedis, type SupervisedRedis } from "./store/redisSupervisor.js";
@@ -146,6 +152,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       config.HOST,
       config.PORT,
       config,
+      metrics.countRefused,
     );
     servers.push(drainable(server));
     const port = (server.address() as AddressInfo).port;
@@ -156,6 +163,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
         apiAddress.host,
         apiAddress.port,
         config,
+        metrics.countRefused,
       );
       servers.push(drainable(apiServer));
       apiPort = (apiServer.address() as AddressInfo).port;
@@ -199,16 +207,17 @@ function listen(
   hostname: string,
   port: number,
   limits: HttpLimits,
+  refused: RefusalCounter,
 ): Promise<Server> {
   return new Promise((done, fail) => {
     const options = {
-      fetch: withHeaderCountLimit(fetch, limits),
+      fetch: withHeaderCountLimit(fetch, limits, refused),
       hostname,
       port,
       serverOptions: serverOptions(limits),
     };
     const server = serve(options, () => done(server as Server));
     server.once("error", fail);
-    applyServerLimits(server as Server, limits);
+    applyServerLimits(server as Server, limits, refused);
   });
 }

@@ -6,6 +6,7 @@ import { serverOptions } from "../src/http/serverLimits.js";
 import { decode, httpRequest, text } from "./helpers/http.js";
 import { announce, announceQuery, peer, randomInfoHash, trackerFixture } from "./helpers/tracker.js";
 import { eventually } from "./helpers/wait.js";
+import { scrapeMetrics } from "./helpers/metrics.js";
 
 /** What came back on a raw connection, and whether the tracker closed it (or reset it). */
 interface Exchange {
@@ -148,6 +149,17 @@ describe("oversized requests", () => {
     assert.equal(reply["failure reason"], undefined);
     assert.equal((await httpRequest(`${f.tracker.url}/healthz`)).status, 200);
   });
+
+  it("counts each refusal in /metrics, by limit", async () => {
+    const malformed = await exchange(f.tracker.port, "NOT-HTTP\r\n\r\n");
+    assert.match(failureOf(malformed.reply), /^malformed HTTP request/);
+    const metrics = await scrapeMetrics(f.tracker.url);
+    const refused = (limit: string) => metrics.value("p2ptracker_http_refused_total", { limit });
+    assert.deepEqual(
+      [refused("request_size"), refused("header_count"), refused("malformed"), refused("headers_timeout")],
+      [2, 1, 1, 0],
+    );
+  });
 });
 
 describe("connection caps", () => {
@@ -181,6 +193,13 @@ describe("connection caps", () => {
     await eventually("a fresh address is served", () => served(port, "127.0.0.5"));
     await release(open);
   });
+
+  it("counts the connections each cap refused in /metrics", async () => {
+    const metrics = await scrapeMetrics(f.tracker.url);
+    const refused = (limit: string) => metrics.value("p2ptracker_http_refused_total", { limit });
+    assert.ok(refused("max_connections_per_address") >= 1, "per-address refusals counted");
+    assert.ok(refused("max_connections") >= 1, "MAX_CONNECTIONS refusals counted");
+  });
 });
 
 describe("connection caps behind a load balancer", () => {
@@ -205,6 +224,8 @@ describe("timeouts", () => {
     assert.ok(result.closed, "closed");
     assert.ok(result.closedAfter >= 900 && result.closedAfter < 4000, `closed after ${result.closedAfter} ms`);
     assert.match(failureOf(result.reply), /^request timed out: send the request line and headers within 1 s/);
+    const metrics = await scrapeMetrics(f.tracker.url);
+    assert.equal(metrics.value("p2ptracker_http_refused_total", { limit: "headers_timeout" }), 1);
   });
 
   it("keeps an idle keep-alive connection past Node's old 5 s default and closes it after KEEPALIVE_TIMEOUT_MS", async () => {

@@ -10,6 +10,7 @@ import {
   ANNOUNCE_EVENTS,
   ANNOUNCE_OUTCOMES,
   FAILURE_REASONS,
+  HTTP_LIMITS,
   LOOKUP_RESULTS,
   OPERATIONS,
   REDIS_ERROR_KINDS,
@@ -45,6 +46,7 @@ const ALLOWED_LABELS: Record<string, readonly string[]> = {
   resolver: RESOLVERS,
   result: LOOKUP_RESULTS,
   kind: [...REDIS_ERROR_KINDS],
+  limit: HTTP_LIMITS,
 };
 
 describe("/metrics", () => {

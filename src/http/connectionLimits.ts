@@ -7,6 +7,7 @@ import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import { cidrContains, parseCidr, parseIp } from "../net/ip.js";
 import { log } from "../log.js";
+import type { HttpLimit } from "../observe/metrics.js";
 
 /** The caps (0: none) and the addresses the per-address cap leaves alone. */
 export interface ConnectionCaps {
@@ -20,11 +21,16 @@ export interface ConnectionCaps {
 const WARN_EVERY_MS = 60_000;
 
 /** Applies the caps to a server. */
-export function limitConnections(server: Server, caps: ConnectionCaps): void {
+export function limitConnections(
+  server: Server,
+  caps: ConnectionCaps,
+  refused: (limit: HttpLimit) => void = () => undefined,
+): void {
   // Node closes connections past maxConnections itself, before it makes a socket of them.
   if (caps.maxConnections > 0) server.maxConnections = caps.maxConnections;
   const warnTotal = throttledWarning();
   server.on("drop", () => {
+    refused("max_connections");
     warnTotal(`connections refused: MAX_CONNECTIONS (${caps.maxConnections}) are open`);
   });
   if (caps.maxPerAddress > 0) {
@@ -36,6 +42,7 @@ export function limitConnections(server: Server, caps: ConnectionCaps): void {
       if (address === undefined || exempt(address)) return;
       const count = (open.get(address) ?? 0) + 1;
       if (count > caps.maxPerAddress) {
+        refused("max_connections_per_address");
         warnPerAddress(
           `connections refused: ${address} (and maybe others) has MAX_CONNECTIONS_PER_ADDRESS (${caps.maxPerAddress}) open`,
         );

@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import type { Config } from "../config/config.js";
 import { encodeFailure } from "../wire/bittorrent.js";
 import { limitConnections } from "./connectionLimits.js";
+import type { HttpLimit } from "../observe/metrics.js";
 
 /** The settings a listener's limits come from. */
 export type HttpLimits = Pick<
@@ -49,29 +50,37 @@ export function serverOptions(limits: HttpLimits): ServerOptions {
 }
 
 /** Sets the limits that are properties of a created server, and answers what it refuses. */
-export function applyServerLimits(server: Server, limits: HttpLimits): void {
+/** Told of each connection or request a limit cut off (for the metrics). */
+export type RefusalCounter = (limit: HttpLimit) => void;
+
+export function applyServerLimits(server: Server, limits: HttpLimits, refused: RefusalCounter): void {
   server.keepAliveTimeout = limits.KEEPALIVE_TIMEOUT_MS;
   // Node drops headers past maxHeadersCount silently: one more than the limit lets
   // withHeaderCountLimit tell a request over the limit from one at it, and refuse it.
   server.maxHeadersCount = limits.MAX_HEADERS_COUNT + 1;
-  server.on("clientError", answerRefused(limits));
-  limitConnections(server, {
-    maxConnections: limits.MAX_CONNECTIONS,
-    maxPerAddress: limits.MAX_CONNECTIONS_PER_ADDRESS,
-    // Behind a load balancer every connection comes from its address.
-    exempt: limits.PROXYPASS ? limits.TRUSTED_PROXIES : [],
-  });
+  server.on("clientError", answerRefused(limits, refused));
+  limitConnections(
+    server,
+    {
+      maxConnections: limits.MAX_CONNECTIONS,
+      maxPerAddress: limits.MAX_CONNECTIONS_PER_ADDRESS,
+      // Behind a load balancer every connection comes from its address.
+      exempt: limits.PROXYPASS ? limits.TRUSTED_PROXIES : [],
+    },
+    refused,
+  );
 }
 
 type Fetch = Parameters<typeof serve>[0]["fetch"];
 
 /** `fetch`, except that a request with more than MAX_HEADERS_COUNT headers gets a failure. */
-export function withHeaderCountLimit(fetch: Fetch, limits: HttpLimits): Fetch {
+export function withHeaderCountLimit(fetch: Fetch, limits: HttpLimits, refused: RefusalCounter): Fetch {
   const max = limits.MAX_HEADERS_COUNT;
   const reason = `too many headers: send at most ${max}`;
   return (request, env) => {
     const incoming = env.incoming as IncomingMessage | undefined;
     if (incoming === undefined || incoming.rawHeaders.length / 2 <= max) return fetch(request, env);
+    refused("header_count");
     return new Response(encodeFailure(reason) as Uint8Array<ArrayBuffer>, {
       headers: { "Content-Type": "text/plain", Connection: "close" },
     });
@@ -79,7 +88,10 @@ export function withHeaderCountLimit(fetch: Fetch, limits: HttpLimits): Fetch {
 }
 
 /** Answers a request Node's HTTP parser refused or timed out, then closes its connection. */
-function answerRefused(limits: HttpLimits): (error: Error & { code?: string }, socket: Duplex) => void {
+function answerRefused(
+  limits: HttpLimits,
+  refused: RefusalCounter,
+): (error: Error & { code?: string }, socket: Duplex) => void {
   const tooLarge = `request too large: keep the request line and headers under ${bytes(limits.MAX_HEADER_BYTES)}`;
   const tooSlow =
     `request timed out: send the request line and headers within ${seconds(limits.HEADERS_TIMEOUT_MS)}` +
@@ -89,10 +101,17 @@ function answerRefused(limits: HttpLimits): (error: Error & { code?: string }, s
       socket.destroy();
       return;
     }
-    const reason =
+    const limit: HttpLimit =
       error.code === "HPE_HEADER_OVERFLOW"
-        ? tooLarge
+        ? "request_size"
         : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "headers_timeout"
+          : "malformed";
+    refused(limit);
+    const reason =
+      limit === "request_size"
+        ? tooLarge
+        : limit === "headers_timeout"
           ? tooSlow
           : `malformed HTTP request (${error.code ?? error.message}): percent-encode every byte outside ASCII`;
     const body = Buffer.from(encodeFailure(reason));

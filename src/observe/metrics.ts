@@ -45,6 +45,16 @@ export const LOOKUP_RESULTS = ["hit", "miss", "error", "timeout"] as const satis
 /** timeout: no answer within REDIS_TIMEOUT_MS; refused: too many calls overdue, not sent; error: Redis or the connection failed it. */
 export const REDIS_ERROR_KINDS = ["error", "timeout", "refused"] as const;
 export type RedisErrorKind = (typeof REDIS_ERROR_KINDS)[number];
+/** The HTTP limits (see http/serverLimits.ts) a connection or request can be refused by. */
+export const HTTP_LIMITS = [
+  "headers_timeout",
+  "request_size",
+  "header_count",
+  "malformed",
+  "max_connections",
+  "max_connections_per_address",
+] as const;
+export type HttpLimit = (typeof HTTP_LIMITS)[number];
 
 /** The failure reason of an error an announce or scrape ended with. */
 export function failureReason(error: unknown): FailureReason {
@@ -157,6 +167,7 @@ export class TrackerMetrics {
   readonly redisReconnects: Tally;
   readonly noscriptReloads: Tally;
   readonly batchSize: Observer;
+  readonly httpRefused: Record<HttpLimit, Tally>;
 
   constructor(version: string) {
     const registers = [this.registry];
@@ -247,10 +258,18 @@ export class TrackerMetrics {
       buckets: BATCH_BUCKETS,
       registers,
     }).labels();
+    this.httpRefused = counterBy(
+      registry,
+      "p2ptracker_http_refused_total",
+      "Connections and requests cut off by a limit (slow headers, oversized or malformed requests, connection caps), by limit.",
+      "limit",
+      HTTP_LIMITS,
+    );
   }
 
   /** The hooks the store and the rack chain report through, bound to these metrics. */
   readonly countBatch = (size: number): void => this.batchSize.observe(size);
+  readonly countRefused = (limit: HttpLimit): void => this.httpRefused[limit].inc();
   readonly countRedisFailure = (kind: RedisErrorKind): void => this.redisErrors[kind].inc();
   readonly countLookup = (resolver: string, result: LookupResult): void =>
     this.rackLookups[resolver as ResolverName]?.[result].inc();
