@@ -127,6 +127,26 @@ describe("logs", () => {
     assert.deepEqual([...(second!.representatives as string[])].sort(), ["10.1.1.1:6881", "10.1.1.2:6881"]);
   });
 
+  it("logs a Redis outage's failed announces once, not once per announce", async () => {
+    const hash = randomInfoHash();
+    const lines = logLines(
+      await runTracker(redis, {}, async (url) => {
+        await twoHosts(hash)(url);
+        await redis.stopServer();
+        try {
+          for (let i = 0; i < 60; i++) {
+            const reply = await announce({ url }, hash, peer("10.1.1.1", 6881));
+            assert.match(Buffer.from(reply["failure reason"] as Uint8Array).toString(), /tracker storage unavailable/);
+          }
+        } finally {
+          await redis.startServer();
+        }
+      }),
+    );
+    const failed = lines.filter((l) => l.level === "error" && String(l.msg).startsWith("GET /announce: "));
+    assert.equal(failed.length, 1, JSON.stringify(failed));
+  });
+
   it("LOG_REQUESTS adds one line per request: method, path, status, milliseconds, never the query", async () => {
     const hash = randomInfoHash();
     const lines = logLines(await runTracker(redis, { P2PTRACKER_LOG_REQUESTS: "true" }, twoHosts(hash)));

@@ -5,6 +5,7 @@ import { isStorageError } from "../store/storageErrors.js";
 import { QueryError } from "../wire/query.js";
 import type { Tracker } from "../tracker.js";
 import { log } from "../log.js";
+import { throttledLog } from "../observe/logThrottle.js";
 import { API_BASE } from "./api/routes.js";
 import type { Readiness } from "../observe/health.js";
 import { addMetricsRoute, requestLog, type HttpObserve } from "./observe.js";
@@ -30,12 +31,12 @@ function bencoded(c: Context, body: Uint8Array) {
 }
 
 /** Turns any error into the bencoded failure a client can show; logs what is ours. */
-function failure(c: Context, error: unknown) {
+function failure(c: Context, error: unknown, logFailure: (message: string) => void) {
   if (error instanceof ClientError || error instanceof QueryError) {
     return bencoded(c, encodeFailure(error.message));
   }
   const message = (error as Error)?.message ?? String(error);
-  log.error(`${c.req.method} ${c.req.path}: ${message}`);
+  logFailure(`${c.req.method} ${c.req.path}: ${message}`);
   const storage = isStorageError(error);
   return bencoded(
     c,
@@ -57,6 +58,8 @@ export function createApp(
   addObserveRoutes(app, observe);
   addHealthRoutes(app, readiness);
   const { announces, scrapes, failures } = observe.metrics;
+  // A failure of ours is logged once, then at most every 10 s with how many more there were.
+  const logFailure = throttledLog((message) => log.error(message), 10_000);
 
   const announce = async (c: Context) => {
     if (c.req.method !== "GET") {
@@ -73,7 +76,7 @@ export function createApp(
       });
       return bencoded(c, body);
     } catch (error) {
-      return failure(c, error);
+      return failure(c, error, logFailure);
     }
   };
   const scrape = async (c: Context) => {
@@ -85,7 +88,7 @@ export function createApp(
     try {
       return bencoded(c, await tracker.scrape(rawQuery(c)));
     } catch (error) {
-      return failure(c, error);
+      return failure(c, error, logFailure);
     }
   };
 
@@ -103,7 +106,7 @@ export function createApp(
   app.notFound((c) =>
     c.text("not found: this tracker serves /announce, /scrape, /api/v1, /healthz and /readyz\n", 404),
   );
-  app.onError((error, c) => failure(c, error));
+  app.onError((error, c) => failure(c, error, logFailure));
   return app;
 }
 
