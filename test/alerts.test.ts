@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { scrapeMetrics } from "./helpers/metrics.js";
-import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
-import { startTestTracker, type TestTracker } from "./helpers/tracker.js";
+import { trackerFixture } from "./helpers/tracker.js";
 
 const ETC = fileURLToPath(new URL("../../etc/", import.meta.url));
 const RULES = `${ETC}prometheus/alerts.yml`;
@@ -65,16 +64,7 @@ function metricNames(expr: string): string[] {
 }
 
 describe("alert rules and dashboard", () => {
-  let redis: TestRedis;
-  let tracker: TestTracker;
-  before(async () => {
-    redis = await startTestRedis();
-    tracker = await startTestTracker(redis);
-  });
-  after(async () => {
-    await tracker.close();
-    await redis.close();
-  });
+  const f = trackerFixture();
 
   it("promtool accepts the rules, and the rules' unit tests pass", async () => {
     const check = await promtool("check", "rules", RULES);
@@ -97,7 +87,7 @@ describe("alert rules and dashboard", () => {
   });
 
   it("every metric the rules and the dashboard read is one the tracker exports", async () => {
-    const exported = (await scrapeMetrics(tracker.url)).names();
+    const exported = (await scrapeMetrics(f.tracker.url)).names();
     // up is the scrape's own series, made by Prometheus.
     exported.add("up");
     const rules = ruleExpressions();
