@@ -7,6 +7,7 @@ import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import { cidrContains, parseCidr, parseIp } from "../net/ip.js";
 import { log } from "../log.js";
+import { throttledLog } from "../observe/logThrottle.js";
 import type { HttpLimit } from "../observe/metrics.js";
 
 /** The caps (0: none) and the addresses the per-address cap leaves alone. */
@@ -19,6 +20,9 @@ export interface ConnectionCaps {
 
 /** How often at most a refusal is logged, with the count since the last line. */
 const WARN_EVERY_MS = 60_000;
+
+/** One warning a minute at most for a cap, whichever address it names. */
+const throttledWarning = () => throttledLog((message) => log.warn(message), WARN_EVERY_MS, { kindOf: () => "cap" });
 
 /** Applies the caps to a server. */
 export function limitConnections(
@@ -66,21 +70,5 @@ function exemption(blocks: readonly string[]): (address: string) => boolean {
   return (address) => {
     const ip = parseIp(address);
     return ip !== undefined && cidrs.some((cidr) => cidrContains(cidr, ip));
-  };
-}
-
-/** A warning logged at most once per WARN_EVERY_MS, with how many were held back. */
-function throttledWarning(): (message: string) => void {
-  let last = 0;
-  let held = 0;
-  return (message) => {
-    const now = Date.now();
-    if (now - last < WARN_EVERY_MS) {
-      held++;
-      return;
-    }
-    log.warn(held > 0 ? `${message} (${held} more since the last such line)` : message);
-    last = now;
-    held = 0;
   };
 }
