@@ -9,7 +9,7 @@ KEYS[4] repsLeechingKey  {H}:RL     zset: representatives still downloading, all
 KEYS[5] repsSeedingKey   {H}:RS     zset: representatives that have completed, all racks, by last seen (s)
 KEYS[6] originsKey       {H}:O      zset: origin seeders (complete at their first announce), by last seen (s)
 
-ARGV[1]  rackPrefix    '{H}:rack:'; rack keys are <rackPrefix><rack>:L|S|R (same slot as KEYS)
+ARGV[1]  rackPrefix    '{H}:rack:'; rack keys are <rackPrefix><rack>:L|S|R|F (same slot as KEYS)
 ARGV[2]  address       compact address: 4-byte IPv4 or 16-byte IPv6, then 2-byte port, network order
 ARGV[3]  rack          the client's resolved location ('*' for every client in flat mode)
 ARGV[4]  peerId        the client's peer_id, 20 raw bytes
@@ -26,26 +26,54 @@ ARGV[14] autoActivate  1: an unknown transfer becomes active on its first announ
 ARGV[15] rackAware     1: two-tier swarms; 0: flat, everyone samples the whole swarm
 ARGV[16] seed          seed for math.random, so a test can replay a selection
 ARGV[17] pruneLimit    most stale peers dropped per pruned set in this call
+ARGV[18] lease         the rack's verdict on this client's lease (lease-4.lua), for the
+                       second call of one announce: '' none asked yet (first call);
+                       '<slot> <token> <expiresAt>' granted; '-' refused or revoked
+ARGV[19] slots         RACK_UPLINK_SLOTS: representatives per rack are min(maxRepr, slots)
+ARGV[20] leaseTtl      seconds a lease lives without a renewal
 
-Output: { status, seeders, leechers, peers4, peers6, role, activated, peerIds, elected, failover }
+Output: { status, seeders, leechers, peers4, peers6, role, activated, peerIds, elected, failover,
+          leaseAsk, leaseSlot, leaseToken, rackReps, priority }
   status     1 active transfer, 0 not registered (nothing stored, no peers)
   peers4     concatenated 6-byte compact IPv4 peers; peers6 the same with 18-byte entries
   role       'rep' | 'origin' | 'member' ('' when nothing was stored or it stopped)
   activated  1 when this call activated the transfer (AUTO_ACTIVATE)
   peerIds    { address, peerId (20 raw bytes), ... } for the selected peers when withPeerIds, else {}
   elected    1 when this call made the client a representative (it held no live slot before)
-  failover   1 when that election took the slot of a representative that went silent for
-             peerTtl: this call's prune of the rack dropped one (the client's own expired
-             record included), or a dead one still sits in the rack's R set. A
+  failover   1 when that election took the slot of a representative that went silent:
+             this call's prune of the rack dropped one (the client's own expired record
+             included), or one whose lease copy expired still sits in the rack's R set. A
+             first call that asks to claim sets it when such a slot is vacant. A
              representative that announced `stopped`, or one the sweep dropped first, hands
              its slot over without a failover.
+  leaseAsk   what the caller must ask the rack's lease script (first call only):
+             'claim'   the rack has fewer than its representatives here and the client is
+                       a leecher: ask for a lease, then call again with the verdict
+             'renew'   the client is a representative: renew lease leaseSlot/leaseToken;
+                       if revoked, call again with lease '-'
+             'release' the client was a representative and stopped
+             ''        nothing
+  rackReps   live representatives of the client's rack after this call
+  priority   the transfer's priority: 0 urgent, 1 normal (default), 2 background
 
-Rack keys: {H}:rack:<rack>:L leechers, :S seeders, :R representatives; zsets by last seen (s).
+One announce may take two calls (claim or a revoked renewal): the second call records the
+same announce again, which changes nothing (same scores, same record, counters move only
+on a change of state), then elects and selects with the lease it was given.
+
+Rack keys: {H}:rack:<rack>:L leechers, :S seeders (zsets by last seen, s); :R representatives
+(zset by the expiry of their lease's copy, s); :F the fence, hash slot -> '<token> <address>'
+of the newest lease this transfer accepted on each of the rack's slots.
 
 Invariants, and why they hold:
-  - At most maxRepr live representatives per rack: election counts the rack's R set
-    members seen after the cutoff, then ZADDs, inside this one script, and scripts run one
-    at a time.
+  - At most min(maxRepr, slots) live representatives per rack, each holding a lease:
+    a client becomes one only in a call given a lease the rack granted (slot, token,
+    expiresAt), when fewer are live; R counts members whose lease copy has not expired.
+  - Fencing: a lease is accepted only if its token is at least the fence's token for its
+    slot; accepting it evicts whoever held that slot here under an older lease. So a late
+    call carrying a superseded lease changes nothing, and no two representatives of this
+    transfer share a slot.
+  - A representative's copy expires with its lease: a renewal extends it by leaseTtl and
+    the caller withdraws it (lease '-') when the rack says the lease is gone.
   - A client that is not a representative only ever gets members of its own rack's L/S
     sets: the outside sets (RL, RS, O) are read only for representatives and origins.
   - A seeder never gets a seeder: seeders draw only from L and RL.
@@ -79,6 +107,9 @@ local peerTtl = tonumber(ARGV[13])
 local autoActivate = ARGV[14] == '1'
 local rackAware = ARGV[15] == '1'
 local pruneLimit = tonumber(ARGV[17])
+local lease = ARGV[18]
+local slots = tonumber(ARGV[19])
+local leaseTtl = tonumber(ARGV[20])
 math.randomseed(tonumber(ARGV[16]))
 
 local function rackKey(rack, set)
@@ -95,12 +126,13 @@ end
 
 local now = tonumber(redis.call('TIME')[1])
 
-local info = redis.call('HMGET', infoKey, 'active', 'seeders', 'leechers', 'first_started', 'first_completed')
+local info = redis.call('HMGET', infoKey, 'active', 'seeders', 'leechers', 'first_started', 'first_completed', 'priority')
+local priority = tonumber(info[6]) or 1
 swarmCounters.seeders, swarmCounters.leechers = tonumber(info[2]) or 0, tonumber(info[3]) or 0
 local activated = 0
 if info[1] ~= '1' then
   if not autoActivate then
-    return { 0, 0, 0, '', '', '', 0, {}, 0, 0 }
+    return { 0, 0, 0, '', '', '', 0, {}, 0, 0, '', 0, 0, 0, priority }
   end
   redis.call('HSET', infoKey, 'active', '1', 'registered', now)
   redis.call('HDEL', infoKey, 'deregistered')
@@ -153,8 +185,11 @@ if record then
 end
 
 if event == 'stopped' then
-  if record then removePeer(address, record) end
-  return { 1, swarmCounters.seeders, swarmCounters.leechers, '', '', '', activated, {}, 0, 0 }
+  local wasRep = record and removePeer(address, record)
+  return {
+    1, swarmCounters.seeders, swarmCounters.leechers, '', '', '', activated, {}, 0, 0,
+    (wasRep or expiredRep) and 'release' or '', 0, 0, 0, priority
+  }
 end
 
 -- An origin is complete at its first announce; a first announce that *is* the completion
@@ -216,35 +251,100 @@ redis.call('HSET', peersKey, address, table.concat({
 }, ' '))
 
 -- Election: origins serve everyone through the O set and never take a rack's slot. The
--- live members of the rack's R set are read once: they tell whether the client holds a
--- slot (a live record has a live R score: both are set by each announce), how many slots
--- are taken (dead representatives hold none; the rack's prunes and the sweep remove them),
--- and which rack mates a representative must not count as outside peers.
+-- rack's R set (a few members) is read once with scores: members whose lease copy is live
+-- are the representatives; it tells whether the client is one, how many slots this
+-- transfer fills here, and which rack mates a representative must not count as outside
+-- peers. Only a lease from the rack's lease script makes a representative (see the header).
 local role = 'member'
 local rackReps = {}
 local elected, failover = 0, 0
+local leaseAsk, leaseSlot, leaseToken = '', 0, 0
+local fenceKey = rackKey(rack, 'F')
+local function demote(member)
+  redis.call('ZREM', rackRepsKey, member)
+  redis.call('ZREM', repsLeechingKey, member)
+  redis.call('ZREM', repsSeedingKey, member)
+end
+local function represent(expiresAt)
+  role = 'rep'
+  redis.call('ZADD', rackRepsKey, expiresAt, address)
+  redis.call('ZADD', seeding and repsSeedingKey or repsLeechingKey, now, address)
+  if stateChanged then
+    redis.call('ZREM', seeding and repsLeechingKey or repsSeedingKey, address)
+  end
+end
 if state == 'O' then
   role = 'origin'
   redis.call('ZADD', originsKey, now, address)
   rackReps = redis.call('ZRANGE', rackRepsKey, 0, -1)
 elseif rackAware then
-  rackReps = redis.call('ZRANGEBYSCORE', rackRepsKey, '(' .. cutoff, '+inf')
-  local isRep = false
-  for _, rep in ipairs(rackReps) do
-    if rep == address then isRep = true end
-  end
-  if isRep or #rackReps < maxRepr then
-    role = 'rep'
-    -- Elections are rare (a slot must be free), so the ZCARD stays off the common path.
-    if not isRep then
-      elected = 1
-      local lostRep = expiredRep or (repsDropped[leechersKey] or 0) + (repsDropped[seedersKey] or 0) > 0
-      if lostRep or redis.call('ZCARD', rackRepsKey) > #rackReps then failover = 1 end
+  local scored = redis.call('ZRANGE', rackRepsKey, 0, -1, 'WITHSCORES')
+  local isRep, lapsed, expiredCopies = false, false, 0
+  for i = 1, #scored, 2 do
+    if tonumber(scored[i + 1]) > now then
+      rackReps[#rackReps + 1] = scored[i]
+      if scored[i] == address then isRep = true end
+    else
+      expiredCopies = expiredCopies + 1
+      if scored[i] == address then lapsed = true end
     end
-    redis.call('ZADD', rackRepsKey, now, address)
-    redis.call('ZADD', seeding and repsSeedingKey or repsLeechingKey, now, address)
-    if stateChanged then
-      redis.call('ZREM', seeding and repsLeechingKey or repsSeedingKey, address)
+  end
+  local cap = math.min(maxRepr, slots)
+  if lapsed then
+    -- Its lease lapsed: out of the outside tier until a new lease comes.
+    demote(address)
+    expiredCopies = expiredCopies - 1
+  end
+  -- A slot fell vacant because its representative went silent.
+  local lostRep = expiredRep or expiredCopies > 0
+    or (repsDropped[leechersKey] or 0) + (repsDropped[seedersKey] or 0) > 0
+  if lease == '' then
+    if isRep then
+      -- Served as a representative now; the caller renews the lease and withdraws the
+      -- copy (lease '-') if the rack says it is gone.
+      represent(now + leaseTtl)
+      leaseAsk = 'renew'
+      local fence = redis.call('HGETALL', fenceKey)
+      for i = 1, #fence, 2 do
+        local token, holder = string.match(fence[i + 1], '^(%d+) (.*)$')
+        if holder == address then leaseSlot, leaseToken = tonumber(fence[i]), tonumber(token) end
+      end
+    elseif not seeding and #rackReps < cap then
+      leaseAsk = 'claim'
+      -- The second call runs after this one's prunes: it learns of the loss from here.
+      if lostRep then failover = 1 end
+    end
+  elseif lease == '-' then
+    if isRep then
+      demote(address)
+      for i = #rackReps, 1, -1 do
+        if rackReps[i] == address then table.remove(rackReps, i) end
+      end
+    end
+  else
+    local slot, token, expiresAt = string.match(lease, '^(%d+) (%d+) (%d+)$')
+    token, expiresAt = tonumber(token), tonumber(expiresAt)
+    local fenced = redis.call('HGET', fenceKey, slot)
+    local fencedToken, fencedHolder = 0, nil
+    if fenced then
+      fencedToken, fencedHolder = string.match(fenced, '^(%d+) (.*)$')
+      fencedToken = tonumber(fencedToken)
+    end
+    -- Whoever held this slot here under an older lease holds it no more.
+    if fencedHolder and fencedHolder ~= address and token > fencedToken then
+      demote(fencedHolder)
+      for i = #rackReps, 1, -1 do
+        if rackReps[i] == fencedHolder then table.remove(rackReps, i) end
+      end
+    end
+    if token >= fencedToken and expiresAt > now and (isRep or #rackReps < cap) then
+      redis.call('HSET', fenceKey, slot, token .. ' ' .. address)
+      if not isRep then
+        elected = 1
+        rackReps[#rackReps + 1] = address
+        if lostRep then failover = 1 end
+      end
+      represent(expiresAt)
     end
   end
 end
@@ -299,5 +399,6 @@ if withPeerIds and #selected > 0 then
 end
 
 return {
-  1, swarmCounters.seeders, swarmCounters.leechers, peers4, peers6, role, activated, peerIds, elected, failover
+  1, swarmCounters.seeders, swarmCounters.leechers, peers4, peers6, role, activated, peerIds, elected, failover,
+  leaseAsk, leaseSlot, leaseToken, #rackReps, priority
 }

@@ -14,7 +14,7 @@ KEYS[7] torrentKey       {H}:torrent
 KEYS[8] archivesKey      archives:{H}  zset: this transfer's archive stamps, by deactivation time (s);
                          outside {H}:* (which names only a live transfer), in the same slot
 
-ARGV[1] rackPrefix     '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R)
+ARGV[1] rackPrefix     '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R|F)
 ARGV[2] archivePrefix  'archive:'
 ARGV[3] archiveTtl     seconds the archived keys live
 
@@ -56,7 +56,7 @@ end
 redis.call('HSET', infoKey, 'active', '0', 'deregistered', now)
 local keys = { infoKey, peersKey, repsLeechingKey, repsSeedingKey, originsKey, torrentKey }
 for _, rack in ipairs(redis.call('SMEMBERS', racksKey)) do
-  for _, set in ipairs({ 'L', 'S', 'R' }) do
+  for _, set in ipairs({ 'L', 'S', 'R', 'F' }) do
     keys[#keys + 1] = rackPrefix .. rack .. ':' .. set
   end
 end

@@ -9,7 +9,7 @@ KEYS[4] repsLeechingKey  {H}:RL
 KEYS[5] repsSeedingKey   {H}:RS
 KEYS[6] originsKey       {H}:O
 
-ARGV[1] rackPrefix  '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R)
+ARGV[1] rackPrefix  '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R|F)
 ARGV[2] peerTtl     seconds without an announce after which a peer is dropped
 ARGV[3] limit       most peers dropped by this call (bounds the time Redis is busy)
 
@@ -46,7 +46,7 @@ for _, rack in ipairs(redis.call('SMEMBERS', racksKey)) do
   removed = removed + prune(rackKey(rack, 'S'), cutoff, limit - removed)
   if redis.call('EXISTS', rackKey(rack, 'L'), rackKey(rack, 'S')) == 0 then
     redis.call('SREM', racksKey, rack)
-    redis.call('DEL', rackKey(rack, 'R'))
+    redis.call('DEL', rackKey(rack, 'R'), rackKey(rack, 'F'))
   end
 end
 for _, key in ipairs({ repsLeechingKey, repsSeedingKey, originsKey }) do

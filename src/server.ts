@@ -39,7 +39,7 @@ import { packageVersion } from "./wire/torrentMake.js";
 const FIRST_CONNECT_MS = 10_000;
 
 /** The Redis calls the tracker and its rack cache make, each under a deadline. */
-const STORE_METHODS = ["announce", "seen", "sAdd", "zAdd", "zRange", "hmGet", "get", "set"] as const;
+const STORE_METHODS = ["announce", "lease", "seen", "sAdd", "zAdd", "zRange", "hmGet", "get", "set"] as const;
 
 /** A running tracker: its HTTP port and how to stop everything it started. */
 export interface RunningTracker {
@@ -114,7 +114,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     // Announces go to Redis in batches while it is busy (see batching.ts); the rest at once.
     const calls = {
       ...wrapMethods(client, STORE_METHODS),
-      ...batchedWhileBusy(client, ["announce"], metrics.countBatch),
+      ...batchedWhileBusy(client, ["announce", "lease"], metrics.countBatch),
     };
     const store = withDeadlines(calls, config.REDIS_TIMEOUT_MS, STORE_METHODS, metrics.countRedisFailure);
     const racks = await buildRackChain(config, store, metrics);

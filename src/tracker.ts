@@ -14,12 +14,13 @@ import { formatIp } from "./net/ip.js";
 import { GLOBAL_KEYS, rackKey, transferKeys } from "./store/keys.js";
 import { decodeQuery } from "./wire/query.js";
 import type { RackChain } from "./racks/chain.js";
-import { runAnnounce, runSeen, type AnnounceResult, type ScriptRunner } from "./store/scripts.js";
+import { runSeen, type AnnounceResult, type ScriptRunner } from "./store/scripts.js";
+import { announceWithBudget } from "./store/rackBudget.js";
 import { failureReason, type AnnounceEventLabel, type TrackerMetrics } from "./observe/metrics.js";
 import { log } from "./log.js";
 
 /** The part of a Redis client the tracker uses besides its scripts. */
-export interface TrackerStore extends Pick<ScriptRunner, "announce" | "seen"> {
+export interface TrackerStore extends Pick<ScriptRunner, "announce" | "lease" | "seen"> {
   zAdd(key: string, members: { score: number; value: string }): Promise<unknown>;
   zRange(key: string, start: number, stop: number): Promise<unknown>;
   hmGet(key: string, fields: string[]): Promise<unknown>;
@@ -57,6 +58,12 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
     autoActivate: config.AUTO_ACTIVATE,
     rackAware: config.RACK_AWARE,
     pruneLimit: PRUNE_LIMIT,
+    slots: config.RACK_UPLINK_SLOTS,
+    leaseTtl: config.LEASE_TTL,
+    headStart: config.PRIORITY_HEAD_START,
+    // A transfer stops waiting for a rack's slot once no client of it asked for as long as
+    // a peer lives without announcing.
+    waitTtl: config.PEER_TTL,
   };
   // Index updates outside the transfer's slot: an announce never waits for them.
   const noteSeen = (infoHashHex: string) =>
@@ -93,9 +100,9 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
     const rack = await racks.resolve(formatIp(ip));
     const infoHashHex = hex(params.infoHash).toUpperCase();
     const withPeerIds = !params.compact && !params.noPeerId;
-    const result = await runAnnounce(
+    const { result, lease } = await announceWithBudget(
       redis,
-      transferKeys(infoHashHex),
+      infoHashHex,
       {
         address: compactAddress(ip, params.port),
         rack,
@@ -129,9 +136,16 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
     metrics.peersReturned.observe(result.peers4.length / 6 + result.peers6.length / 18);
     if (result.elected) metrics.representativesElected.inc();
     if (result.failover) metrics.representativeFailovers.inc();
+    if (lease !== undefined) metrics.leases[lease.verdict].inc();
+    if (lease?.displaced)
+      log.info("rack slot taken", { rack, infoHash: infoHashHex, from: lease.displaced, to: formatIp(ip) });
+    // Representatives renew their lease at REP_INTERVAL, so a dead one is replaced soon.
+    // Clients of a transfer that waits for a rack slot keep the usual interval: a rack of
+    // them asking every few seconds would cost more than the wait.
+    const short = result.role === "rep";
     const reply = {
-      interval: config.ACTIVE_INTERVAL,
-      minInterval: config.MIN_INTERVAL,
+      interval: short ? config.REP_INTERVAL : config.ACTIVE_INTERVAL,
+      minInterval: short ? config.REP_INTERVAL : config.MIN_INTERVAL,
       complete: result.seeders,
       incomplete: result.leechers,
       peers4: result.peers4,

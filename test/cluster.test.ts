@@ -27,6 +27,7 @@ import {
   type TestTracker,
 } from "./helpers/tracker.js";
 import { eventually } from "./helpers/wait.js";
+import { threeTransfersAtOnce } from "./helpers/budget.js";
 
 const CLIENTS = 500;
 const REPLICAS = 3;
@@ -49,7 +50,7 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
     });
     rackDir = mkdtempSync(join(tmpdir(), "p2ptracker-cluster-racks-"));
     const rackMap = join(rackDir, "racks.txt");
-    writeFileSync(rackMap, "10.50.0.0/16 bigrack\n10.60.0.0/16 other\n");
+    writeFileSync(rackMap, "10.50.0.0/16 bigrack\n10.60.0.0/16 other\n10.70.0.0/16 budgetrack\n");
     for (let i = 0; i < REPLICAS; i++) {
       trackers.push(
         await startTestTracker(cluster, {
@@ -57,6 +58,9 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
           ADMIN_TOKEN: TEST_TOKEN,
           SWEEP_INTERVAL: "1",
           REDIS_TIMEOUT_MS: "5000",
+          // The swarms here announce once and are read back minutes later: leases as long
+          // as peers live, so their representatives are still theirs when the API shows them.
+          LEASE_TTL: "90",
         }),
       );
     }
@@ -108,6 +112,21 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
     }
     const indexed = (await admin.redis.zRange(GLOBAL_KEYS.activeTransfers, 0, -1)).map(String);
     for (const { hex } of swarms) assert.ok(indexed.includes(hex), `${hex} in ${GLOBAL_KEYS.activeTransfers}`);
+  });
+
+  it(`3 transfers, ${CLIENTS} concurrent first announces each over ${REPLICAS} replicas: one uplink budget per rack, across masters`, async () => {
+    const problems = await threeTransfersAtOnce(
+      {
+        redis: admin.redis as never,
+        announce: (i, infoHash, client) => announce(trackers[i % REPLICAS]!, infoHash, client),
+        activate: async (hex) => void (await activateTransfer(admin.redis as unknown as TransferStore, hex)),
+      },
+      "budgetrack",
+      peer("10.60.0.1"),
+      CLIENTS,
+      MAX_REPR,
+    );
+    assert.deepEqual(problems, []);
   });
 
   it("serves the operators' API: register, list, show, peers, archive, seen", async () => {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { connectRedis, type TrackerRedis } from "../src/store/redis.js";
 import { activateTransfer, type TransferStore } from "../src/store/transfers.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
+import { threeTransfersAtOnce } from "./helpers/budget.js";
 import { announce, hexOf, peer, peersOf, randomInfoHash, spawnTracker } from "./helpers/tracker.js";
 
 const CLIENTS = 500;
@@ -20,7 +21,7 @@ describe("election under concurrency", () => {
     redis = await startTestRedis();
     admin = await connectRedis({ url: redis.url, commandTimeoutMs: 5000 });
     const rackMap = join(mkdtempSync(join(tmpdir(), "p2ptracker-conc-")), "racks.txt");
-    writeFileSync(rackMap, "10.50.0.0/16 bigrack\n10.60.0.0/16 other\n");
+    writeFileSync(rackMap, "10.50.0.0/16 bigrack\n10.60.0.0/16 other\n10.70.0.0/16 budgetrack\n");
     replicas = await Promise.all(
       Array.from({ length: REPLICAS }, () =>
         spawnTracker({
@@ -57,5 +58,20 @@ describe("election under concurrency", () => {
       const sawOutsider = replies.filter((r) => peersOf(r).some((p) => p.startsWith("10.60."))).length;
       assert.equal(sawOutsider, maxRepr);
     }
+  });
+
+  it(`3 transfers, ${CLIENTS} concurrent first announces each over ${REPLICAS} replicas: one uplink budget per rack`, async () => {
+    const problems = await threeTransfersAtOnce(
+      {
+        redis: admin as never,
+        announce: (i, infoHash, client) => announce(replicas[i % REPLICAS]!, infoHash, client),
+        activate: async (hex) => void (await activateTransfer(admin as unknown as TransferStore, hex)),
+      },
+      "budgetrack",
+      peer("10.60.0.1"),
+      CLIENTS,
+      maxRepr,
+    );
+    assert.deepEqual(problems, []);
   });
 });

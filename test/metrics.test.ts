@@ -11,6 +11,7 @@ import {
   ANNOUNCE_OUTCOMES,
   FAILURE_REASONS,
   HTTP_LIMITS,
+  LEASE_VERDICTS,
   LOOKUP_RESULTS,
   OPERATIONS,
   REDIS_ERROR_KINDS,
@@ -47,6 +48,7 @@ const ALLOWED_LABELS: Record<string, readonly string[]> = {
   result: LOOKUP_RESULTS,
   kind: [...REDIS_ERROR_KINDS],
   limit: HTTP_LIMITS,
+  verdict: LEASE_VERDICTS,
 };
 
 describe("/metrics", () => {
@@ -198,7 +200,13 @@ describe("/metrics", () => {
     assert.equal(reply["failure reason"], undefined);
     await announce(tracker, infoHash, peer("10.1.1.10"));
     const then = await metrics();
-    assert.equal(grew(first, then, "p2ptracker_redis_noscript_reloads_total"), 1, "EVAL once, EVALSHA after");
+    // The first announce claims its rack's slot: the announce and lease scripts each
+    // come back once; the second announce (a member) runs the announce script by SHA.
+    assert.equal(
+      grew(first, then, "p2ptracker_redis_noscript_reloads_total"),
+      2,
+      "EVAL once per script, EVALSHA after",
+    );
   });
 
   it("has the latency and batch histograms, readiness, active transfers, build info and process metrics", async () => {

@@ -81,9 +81,10 @@ describe("persistence: redis-server killed with -9 and started again from redis.
     assert.equal(reply["failure reason"], undefined);
     // A rack's second client is its representative: it gets every live peer here.
     assert.deepEqual(distinct(reply), swarm.map(addressOf).sort(), "the swarm survived");
-    assert.deepEqual(await redis.client.scriptExists([SCRIPTS.announce.SHA1]), [1]);
+    // It claims its rack's second slot: the announce and lease scripts come back, one EVAL each.
+    assert.deepEqual(await redis.client.scriptExists([SCRIPTS.announce.SHA1, SCRIPTS.lease.SHA1]), [1, 1]);
     const stats = await redis.client.info("commandstats");
-    assert.match(stats, /cmdstat_eval:calls=1,/, "the script came back through one EVAL");
+    assert.match(stats, /cmdstat_eval:calls=2,/, "each script came back through one EVAL");
     assert.match(stats, /cmdstat_evalsha:calls=\d+,.*failed_calls=[1-9]/, "after an EVALSHA that found no script");
 
     const other = await announce(one, torrent.infoHash, peer("10.91.2.2"));

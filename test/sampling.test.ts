@@ -2,13 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { transferKeys, type TransferKeys } from "../src/store/keys.js";
 import { connectRedis, scriptRunner, type TrackerRedis } from "../src/store/redis.js";
-import {
-  runActivate,
-  runAnnounce,
-  type AnnouncePolicy,
-  type AnnounceRequest,
-  type ScriptRunner,
-} from "../src/store/scripts.js";
+import { runActivate, runAnnounce, type AnnounceRequest, type ScriptRunner } from "../src/store/scripts.js";
+import { announceWithBudget } from "../src/store/rackBudget.js";
+import { SCRIPT_POLICY } from "./helpers/policy.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { hexOf, randomInfoHash } from "./helpers/tracker.js";
 
@@ -17,7 +13,7 @@ import { hexOf, randomInfoHash } from "./helpers/tracker.js";
 // are fixed, so these counts are the same on every run; the bounds are ±5 standard
 // deviations of a uniform pick.
 
-const POLICY: AnnouncePolicy = { maxRepr: 2, peerTtl: 600, autoActivate: true, rackAware: true, pruneLimit: 100 };
+const POLICY = SCRIPT_POLICY;
 const DRAWS = 800;
 
 function request(ip: string, rack: string, left: bigint, numwant: number): AnnounceRequest {
@@ -60,7 +56,8 @@ describe("peer sampling in the announce script", () => {
   });
 
   async function join(keys: TransferKeys, ip: string, rack: string, left = 100n) {
-    return runAnnounce(runner, keys, request(ip, rack, left, 0), POLICY, 1);
+    // Through the rack budget, as the tracker does: the first leechers of a rack get its leases.
+    return (await announceWithBudget(runner, keys.info.slice(1, 41), request(ip, rack, left, 0), POLICY, 1)).result;
   }
 
   /** How often each peer came back over DRAWS announces of `client`, which must never get `never`. */
@@ -128,7 +125,8 @@ describe("peer sampling in the announce script", () => {
     // The client's rack mate is a representative too: it must not come back as an outside peer.
     const client = request("10.2.50.1", "rack-client", 100n, 6);
     assert.equal((await join(keys, "10.2.50.2", "rack-client")).role, "rep");
-    assert.equal((await runAnnounce(runner, keys, { ...client, numwant: 0 }, POLICY, 1)).role, "rep");
+    const joined = await announceWithBudget(runner, keys.info.slice(1, 41), { ...client, numwant: 0 }, POLICY, 1);
+    assert.equal(joined.result.role, "rep");
     const counts = await tally(keys, client, new Set([...members, "10.2.50.1", "10.2.50.2"]));
     assertUniform(counts, [...outside, ...origins], 6);
   });

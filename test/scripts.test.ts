@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RedisArgument } from "redis";
-import { ARCHIVE_KEY_PREFIX, GLOBAL_KEYS, rackKey, transferKeys } from "../src/store/keys.js";
+import { ARCHIVE_KEY_PREFIX, GLOBAL_KEYS, rackBudgetKeys, rackKey, transferKeys } from "../src/store/keys.js";
 import { LUA_DIR, loadLuaScript } from "../src/store/luaScripts.js";
 import { sanitizeLocation } from "../src/racks/location.js";
 import { connectRedis, loadScripts, scriptRunner, type TrackerRedis } from "../src/store/redis.js";
@@ -14,13 +14,15 @@ import {
   runActivate,
   runAnnounce,
   runArchive,
+  runLease,
   runSeen,
   runSweep,
-  type AnnouncePolicy,
   type AnnounceRequest,
   type ScriptName,
   type ScriptRunner,
 } from "../src/store/scripts.js";
+import { announceWithBudget } from "../src/store/rackBudget.js";
+import { SCRIPT_POLICY } from "./helpers/policy.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { announce, hexOf, peer, randomInfoHash, startTestTracker, type TestTracker } from "./helpers/tracker.js";
 
@@ -194,6 +196,7 @@ describe("Lua script contract", () => {
       };
     const runner: ScriptRunner = {
       announce: record("announce"),
+      lease: record("lease"),
       sweep: record("sweep"),
       register: record("register"),
       archive: record("archive"),
@@ -203,6 +206,12 @@ describe("Lua script contract", () => {
     const keys = transferKeys(hex);
     await runActivate(runner, keys, "t", "1");
     await runAnnounce(runner, keys, request("10.0.0.1", "r1"), POLICY, 1);
+    await runLease(
+      runner,
+      rackBudgetKeys("r1"),
+      { action: "claim", host: "10.0.0.1", infoHashHex: hex, priority: 1, seeding: false, transferReps: 0, token: 0 },
+      POLICY,
+    );
     await runSweep(runner, keys, 600, 100);
     await runArchive(runner, keys, ARCHIVE_KEY_PREFIX, 600);
     await runSeen(runner, GLOBAL_KEYS.seenTransfers, hex, 10);
@@ -221,7 +230,7 @@ describe("Lua script contract", () => {
   });
 });
 
-const POLICY: AnnouncePolicy = { maxRepr: 2, peerTtl: 600, autoActivate: true, rackAware: true, pruneLimit: 100 };
+const POLICY = SCRIPT_POLICY;
 
 function request(ip: string, rack: string, left = 100n, port = 6881): AnnounceRequest {
   const address = Buffer.from([...ip.split(".").map(Number), port >> 8, port & 0xff]);
@@ -266,25 +275,18 @@ describe("rack keys: Lua builds the keys src/store/keys.ts names", () => {
     return [k.info, k.peers, k.racks, k.repsLeeching];
   };
 
-  it("announce writes <rackPrefix><rack>:L|S|R exactly as rackKey() names them", async () => {
+  it("announce writes <rackPrefix><rack>:L|S|R|F exactly as rackKey() names them", async () => {
     const hex = hexOf(randomInfoHash());
     const keys = transferKeys(hex);
     const rack = "dc1:hall-2/rack.ü7";
     assert.equal(sanitizeLocation(rack), rack, "a location the chain can hand out");
     const runner = scriptRunner(admin);
-    await runAnnounce(runner, keys, request("10.0.0.1", rack), POLICY, 1);
-    assert.deepEqual(await keysOf(hex), [...swarmKeys(hex), rackKey(hex, rack, "L"), rackKey(hex, rack, "R")].sort());
-    await runAnnounce(runner, keys, request("10.0.0.2", rack, 0n), POLICY, 1);
-    assert.deepEqual(
-      await keysOf(hex),
-      [
-        ...swarmKeys(hex),
-        keys.origins,
-        rackKey(hex, rack, "L"),
-        rackKey(hex, rack, "R"),
-        rackKey(hex, rack, "S"),
-      ].sort(),
-    );
+    await announceWithBudget(runner, hex, request("10.0.0.1", rack), POLICY, 1);
+    const repKeys = [rackKey(hex, rack, "L"), rackKey(hex, rack, "R"), rackKey(hex, rack, "F")];
+    assert.deepEqual(await keysOf(hex), [...swarmKeys(hex), ...repKeys].sort());
+    assert.equal(await admin.exists(rackBudgetKeys(rack).holders), 1, "the rack's lease, under the rack's own tag");
+    await announceWithBudget(runner, hex, request("10.0.0.2", rack, 0n), POLICY, 1);
+    assert.deepEqual(await keysOf(hex), [...swarmKeys(hex), keys.origins, ...repKeys, rackKey(hex, rack, "S")].sort());
     assert.deepEqual(await redis.client.sMembers(keys.racks), [rack]);
     const result = await runArchive(runner, keys, ARCHIVE_KEY_PREFIX, 600);
     assert.equal(result.status, "archived");
@@ -311,9 +313,16 @@ describe("rack keys: Lua builds the keys src/store/keys.ts names", () => {
     await announce(tracker, infoHash, peer("fd00:40:0:1::5"));
     const racks = ["hall:1/rack-é7", "10.40.2.0/24", "rack6", "fd00:40:0:1::/64"];
     assert.deepEqual((await redis.client.sMembers(transferKeys(hex).racks)).sort(), [...racks].sort());
-    const expected = racks.flatMap((rack) => [rackKey(hex, rack, "L"), rackKey(hex, rack, "R")]);
+    const expected = racks.flatMap((rack) => [
+      rackKey(hex, rack, "L"),
+      rackKey(hex, rack, "R"),
+      rackKey(hex, rack, "F"),
+    ]);
     assert.deepEqual(await keysOf(hex), [...swarmKeys(hex), ...expected].sort());
-    for (const key of expected) assert.equal(await redis.client.zCard(key), 1, key);
+    for (const rack of racks) {
+      for (const set of ["L", "R"] as const) assert.equal(await redis.client.zCard(rackKey(hex, rack, set)), 1, rack);
+      assert.equal(await redis.client.hLen(rackKey(hex, rack, "F")), 1, rack);
+    }
   });
 });
 
@@ -329,54 +338,55 @@ describe("announce reports elections and failovers", () => {
     await redis.close();
   });
 
-  const oneSlot = { ...POLICY, maxRepr: 1 };
-  /** Backdates a peer's last-seen scores, as if it had gone silent an hour ago. */
+  const oneSlot = { ...POLICY, maxRepr: 1, slots: 1 };
+  /** Backdates a peer's scores and its rack lease, as if it had gone silent an hour ago. */
   const silence = async (hex: string, rack: string, ip: string) => {
     const member = request(ip, rack).address as Buffer;
     const keys = transferKeys(hex);
     for (const key of [rackKey(hex, rack, "L"), rackKey(hex, rack, "R"), keys.repsLeeching]) {
       await admin.zAdd(key, { score: 1, value: member }, { XX: true });
     }
+    const holders = rackBudgetKeys(rack).holders;
+    const [slot, token] = String(await admin.hGet(holders, ip)).split(" ");
+    await admin.hSet(holders, ip, `${slot} ${token} 1`);
   };
+  const announceOne = async (hex: string, req: AnnounceRequest, policy = oneSlot) =>
+    (await announceWithBudget(scriptRunner(admin), hex, req, policy, 1)).result;
 
   it("elected once per slot taken; a slot taken from a silent representative is a failover", async () => {
     const hex = hexOf(randomInfoHash());
     const keys = transferKeys(hex);
-    const runner = scriptRunner(admin);
-    const first = await runAnnounce(runner, keys, request("10.0.1.1", "r"), oneSlot, 1);
+    const first = await announceOne(hex, request("10.0.1.1", "e1"));
     assert.deepEqual([first.role, first.elected, first.failover], ["rep", true, false]);
-    const again = await runAnnounce(runner, keys, request("10.0.1.1", "r"), oneSlot, 1);
+    const again = await announceOne(hex, request("10.0.1.1", "e1"));
     assert.deepEqual([again.role, again.elected, again.failover], ["rep", false, false]);
-    const mate = await runAnnounce(runner, keys, request("10.0.1.2", "r"), oneSlot, 1);
+    const mate = await announceOne(hex, request("10.0.1.2", "e1"));
     assert.deepEqual([mate.role, mate.elected, mate.failover], ["member", false, false]);
-    await silence(hex, "r", "10.0.1.1");
-    const takeover = await runAnnounce(runner, keys, request("10.0.1.2", "r"), oneSlot, 1);
+    await silence(hex, "e1", "10.0.1.1");
+    const takeover = await announceOne(hex, request("10.0.1.2", "e1"));
     assert.deepEqual([takeover.role, takeover.elected, takeover.failover], ["rep", true, true]);
-    assert.equal(await admin.hExists(keys.peers, request("10.0.1.1", "r").address as Buffer), 0, "pruned");
+    assert.equal(await admin.hExists(keys.peers, request("10.0.1.1", "e1").address as Buffer), 0, "pruned");
   });
 
   it("a silent representative the prune did not reach yet (limit) still makes the election a failover", async () => {
     const hex = hexOf(randomInfoHash());
     const keys = transferKeys(hex);
-    const runner = scriptRunner(admin);
-    await runAnnounce(runner, keys, request("10.0.2.1", "r"), oneSlot, 1);
-    await silence(hex, "r", "10.0.2.1");
+    await announceOne(hex, request("10.0.2.1", "e2"));
+    await silence(hex, "e2", "10.0.2.1");
     const noPrune = { ...oneSlot, pruneLimit: 0 };
-    const takeover = await runAnnounce(runner, keys, request("10.0.2.2", "r"), noPrune, 1);
+    const takeover = await announceOne(hex, request("10.0.2.2", "e2"), noPrune);
     assert.deepEqual([takeover.role, takeover.elected, takeover.failover], ["rep", true, true]);
-    assert.equal(await admin.hExists(keys.peers, request("10.0.2.1", "r").address as Buffer), 1, "not pruned");
+    assert.equal(await admin.hExists(keys.peers, request("10.0.2.1", "e2").address as Buffer), 1, "not pruned");
   });
 
   it("a representative that stops hands its slot over without a failover; origins are never elected", async () => {
     const hex = hexOf(randomInfoHash());
-    const keys = transferKeys(hex);
-    const runner = scriptRunner(admin);
-    await runAnnounce(runner, keys, request("10.0.3.1", "r"), oneSlot, 1);
-    const stopped = await runAnnounce(runner, keys, { ...request("10.0.3.1", "r"), event: "stopped" }, oneSlot, 1);
+    await announceOne(hex, request("10.0.3.1", "e3"));
+    const stopped = await announceOne(hex, { ...request("10.0.3.1", "e3"), event: "stopped" });
     assert.deepEqual([stopped.elected, stopped.failover], [false, false]);
-    const next = await runAnnounce(runner, keys, request("10.0.3.2", "r"), oneSlot, 1);
+    const next = await announceOne(hex, request("10.0.3.2", "e3"));
     assert.deepEqual([next.role, next.elected, next.failover], ["rep", true, false]);
-    const origin = await runAnnounce(runner, keys, request("10.0.3.3", "r", 0n), oneSlot, 1);
+    const origin = await announceOne(hex, request("10.0.3.3", "e3", 0n));
     assert.deepEqual([origin.role, origin.elected, origin.failover], ["origin", false, false]);
   });
 });

@@ -238,7 +238,8 @@ describe("transfer and rack commands against a tracker", () => {
       assert.deepEqual(lines.slice(8), [
         "",
         "RACK          PEERS  SEEDERS  LEECHERS  DONE  PROGRESS                       REPRESENTATIVES",
-        "10.70.1.0/24      4        2         2     2  [###############-----]  75.0%  10.70.1.1:7001 10.70.1.2:7002",
+        // Clients complete at their first announce need no uplink: the leechers hold the slots.
+        "10.70.1.0/24      4        2         2     2  [###############-----]  75.0%  10.70.1.3:7003 10.70.1.4:7004",
         "10.70.2.0/24      3        0         3     0  [--------------------]   0.0%  10.70.2.1:7011 10.70.2.2:7012",
         "10.70.9.0/24      1        1         0     0  --                             -",
       ]);
@@ -265,10 +266,10 @@ describe("transfer and rack commands against a tracker", () => {
       assert.deepEqual(
         lines.slice(1).map((line) => line.split(/ +/).slice(0, 5).join(" ")),
         [
-          "10.70.1.1:7001 10.70.1.0/24 representative seeder 0",
-          "10.70.1.2:7002 10.70.1.0/24 representative seeder 0",
-          "10.70.1.3:7003 10.70.1.0/24 member leecher 24.4",
-          "10.70.1.4:7004 10.70.1.0/24 member leecher 24.4",
+          "10.70.1.3:7003 10.70.1.0/24 representative leecher 24.4",
+          "10.70.1.4:7004 10.70.1.0/24 representative leecher 24.4",
+          "10.70.1.1:7001 10.70.1.0/24 member seeder 0",
+          "10.70.1.2:7002 10.70.1.0/24 member seeder 0",
           "10.70.2.1:7011 10.70.2.0/24 representative leecher 48.8",
           "10.70.2.2:7012 10.70.2.0/24 representative leecher 48.8",
           "10.70.2.3:7013 10.70.2.0/24 member leecher 48.8",

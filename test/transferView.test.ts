@@ -19,7 +19,17 @@ const H = "5F2C0B6E4D3A29180F7E6D5C4B3A291807F6E5D4";
 const T0 = Date.UTC(2026, 4, 1, 12, 34, 56) / 1000;
 
 function rack(name: string, fields: Partial<Rack> = {}): Rack {
-  return { rack: name, peers: 0, seeders: 0, leechers: 0, representatives: [], progress: null, done: 0, ...fields };
+  return {
+    rack: name,
+    peers: 0,
+    seeders: 0,
+    leechers: 0,
+    representatives: [],
+    waiting_since: null,
+    progress: null,
+    done: 0,
+    ...fields,
+  };
 }
 
 function transfer(fields: Partial<Transfer> = {}): Transfer {
@@ -44,6 +54,7 @@ function transfer(fields: Partial<Transfer> = {}): Transfer {
     first_completed: T0 + 60,
     last_completed: T0 + 61,
     progress: 0.4286,
+    priority: "normal",
     ...fields,
   };
 }

@@ -16,6 +16,7 @@ function heldReplica(redis: TrackerRedis) {
   const gate = new Promise<void>((resolve) => (release = resolve));
   const held: TransferStore = {
     announce: store.announce.bind(store),
+    lease: store.lease.bind(store),
     sweep: store.sweep.bind(store),
     register: store.register.bind(store),
     archive: store.archive.bind(store),

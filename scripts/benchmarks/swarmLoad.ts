@@ -1,13 +1,26 @@
 import { createClient, RESP_TYPES } from "redis";
 import { transferKeys } from "../../src/store/keys.js";
+import { announceWithBudget } from "../../src/store/rackBudget.js";
 import {
   SCRIPTS,
   runActivate,
-  runAnnounce,
   type AnnouncePolicy,
+  type LeasePolicy,
   type Role,
   type ScriptRunner,
 } from "../../src/store/scripts.js";
+
+/**
+ * Rack slots for the benches that measure one transfer at a time: enough that each
+ * transfer elects its own two representatives per rack, as it would alone, although
+ * every transfer uses the same hosts. Sharing slots across transfers is btlab's to measure.
+ */
+export const BENCH_SLOTS = 1000;
+
+/** The rack budget for a preloaded swarm: leases live as long as its peers (the load takes longer than a tracker's lease). */
+export function preloadBudget(ttl: number): LeasePolicy {
+  return { slots: BENCH_SLOTS, leaseTtl: ttl, headStart: 300, waitTtl: ttl };
+}
 
 /** Hosts per rack, as in a rack of 1U servers behind one top-of-rack switch. */
 export const HOSTS_PER_RACK = 40;
@@ -135,7 +148,7 @@ export async function pipelined(count: number, inFlight: number, job: (i: number
 export async function loadSwarm(
   runner: ScriptRunner,
   spec: SwarmSpec,
-  policy: AnnouncePolicy,
+  policy: AnnouncePolicy & LeasePolicy,
   options: { readonly inFlight?: number; readonly keep?: boolean } = {},
 ): Promise<{ peers: LoadedPeer[]; roles: Record<Role, number> }> {
   const keys = transferKeys(spec.infoHash.toString("hex"));
@@ -153,9 +166,9 @@ export async function loadSwarm(
   await pipelined(total, options.inFlight ?? 512, async (i) => {
     const { host, seeder, left, downloaded } = plan[i]!;
     const isOrigin = i < spec.origins;
-    const result = await runAnnounce(
+    const { result } = await announceWithBudget(
       runner,
-      keys,
+      spec.infoHash.toString("hex"),
       {
         address: host.compact,
         rack: host.rack,

@@ -64,7 +64,17 @@ export const throughput: Workload = {
         const url = `redis://127.0.0.1:${redis.port}`;
         const trackers: Started[] = [];
         for (let i = 0; i < replicas; i++) {
-          trackers.push(await startTracker(url, { PROXYPASS: "true", AUTO_ACTIVATE: "true", SWEEP_INTERVAL: "60" }));
+          trackers.push(
+            await startTracker(url, {
+              PROXYPASS: "true",
+              AUTO_ACTIVATE: "true",
+              SWEEP_INTERVAL: "60",
+              // wrk picks hosts at random, so a representative announces a given transfer
+              // about once a minute, not every REP_INTERVAL as a real client does: leases
+              // that live as long as peers keep the measured announces in steady state.
+              LEASE_TTL: String(PEER_TTL),
+            }),
+          );
         }
         return {
           urls: trackers.map((t) => `http://127.0.0.1:${(t as Started & { port: number }).port}/announce`),

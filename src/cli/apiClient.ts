@@ -70,7 +70,8 @@ export async function apiRequest(
 export async function registerTorrent(
   target: ApiTarget,
   torrent: Uint8Array,
+  query = "",
 ): Promise<{ status: number; transfer: Record<string, unknown> }> {
-  const { status, json } = await apiRequest(target, "POST", "/torrents", torrent);
+  const { status, json } = await apiRequest(target, "POST", `/torrents${query}`, torrent);
   return { status, transfer: json as Record<string, unknown> };
 }

@@ -35,6 +35,7 @@ import {
   transferLines,
   transferListLines,
 } from "./transferView.js";
+import { PRIORITIES } from "../store/scripts.js";
 import { waitCommand } from "./transferWait.js";
 import { watchTransfer } from "./transferWatch.js";
 
@@ -64,13 +65,29 @@ async function change<T>(target: ApiTarget, request: () => Promise<T>): Promise<
   }
 }
 
+const PRIORITY_HELP = `  --priority P    urgent, normal (a new transfer's default) or background: who gets a
+                  rack's uplink slot first when transfers compete (README: rack uplink
+                  budget); given again for an active transfer, it changes its priority`;
+
+/** The --priority flag as a query string ("" when absent). */
+function priorityQuery(line: CommandLine): string {
+  const priority = line.values.priority;
+  if (priority === undefined) return "";
+  if (!(PRIORITIES as readonly string[]).includes(String(priority))) {
+    throw new UsageError(`--priority "${priority}": expected ${PRIORITIES.join(", ")}`, line.usage);
+  }
+  return `?priority=${priority}`;
+}
+
 const SUBCOMMANDS: Record<string, Subcommand> = {
   register: {
-    synopsis: "register <file.torrent>",
+    synopsis: "register <file.torrent> [--priority urgent|normal|background]",
     summary: "register a transfer by uploading its .torrent",
-    description: "Registers a transfer by uploading its .torrent (again: nothing changes).",
-    flags: {},
+    description: "Registers a transfer by uploading its .torrent (again: nothing changes but a --priority given).",
+    flags: { priority: { type: "string" } },
+    flagsHelp: PRIORITY_HELP,
     async run(line) {
+      const query = priorityQuery(line);
       const [file] = takePositionals(line, "transfer register", ["a .torrent file"]);
       let bytes: Uint8Array;
       try {
@@ -80,24 +97,26 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
         const reason = (error as Error).message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
         throw new CommandError(`cannot read ${file}: ${reason}`);
       }
-      const { transfer: answer } = await change(line.target, () => registerTorrent(line.target, bytes));
+      const { transfer: answer } = await change(line.target, () => registerTorrent(line.target, bytes, query));
       if (line.json) printJson(answer);
       else print([registeredLine(answer as unknown as Registered)]);
     },
   },
 
   activate: {
-    synopsis: "activate <INFOHASH>",
+    synopsis: "activate <INFOHASH> [--priority urgent|normal|background]",
     summary: "register a transfer by its info hash alone",
     description: "Registers a transfer by its info hash alone (no .torrent stored).",
-    flags: {},
+    flags: { priority: { type: "string" } },
+    flagsHelp: PRIORITY_HELP,
     async run(line) {
+      const query = priorityQuery(line);
       const [text] = takePositionals(line, "transfer activate", ["an INFOHASH"]);
       if (text!.endsWith(".torrent")) {
         throw new UsageError(`"${text}" is a file: use transfer register to upload a .torrent`, line.usage);
       }
       const hex = infoHashArgument(text!, line.usage);
-      const { json } = await change(line.target, () => apiRequest(line.target, "POST", `/transfers/${hex}`));
+      const { json } = await change(line.target, () => apiRequest(line.target, "POST", `/transfers/${hex}${query}`));
       if (line.json) printJson(json);
       else print([activatedLine(json as Registered)]);
     },

@@ -100,6 +100,8 @@ export function transferLines(t: Transfer, extra: ReadonlyArray<readonly [string
     fields.push(["size", `${size(t.size)}${details.length > 0 ? ` (${details.join(", ")})` : ""}`]);
   }
   fields.push(["registered", formatTime(t.registered)]);
+  // Shown when it is not the default: it decides who gets a rack's uplink slot first.
+  if (t.priority !== "normal") fields.push(["priority", t.priority]);
   fields.push([
     "peers",
     `${t.peers} (${plural(t.seeders, "seeder")}, ${plural(t.leechers, "leecher")}; ${plural(t.origins, "origin")})`,
@@ -111,7 +113,10 @@ export function transferLines(t: Transfer, extra: ReadonlyArray<readonly [string
   return alignFields([...fields, ...extra]);
 }
 
-/** Per rack: peers, seeders, leechers, completed hosts, a progress bar, representatives. */
+/**
+ * Per rack: peers, seeders, leechers, completed hosts, a progress bar, representatives (or
+ * since when the transfer waits for one of the rack's uplink slots).
+ */
 export function rackLines(racks: readonly Rack[]): string[] {
   if (racks.length === 0) return ["no racks: no peer has announced"];
   return alignColumns(
@@ -131,7 +136,11 @@ export function rackLines(racks: readonly Rack[]): string[] {
       String(rack.leechers),
       String(rack.done),
       progressCell(rack.progress, RACK_BAR),
-      rack.representatives.length === 0 ? "-" : [...rack.representatives].sort().join(" "),
+      rack.representatives.length > 0
+        ? [...rack.representatives].sort().join(" ")
+        : rack.waiting_since !== null
+          ? `- (waiting for an uplink slot since ${formatTime(rack.waiting_since)})`
+          : "-",
     ]),
   );
 }

@@ -94,6 +94,10 @@ const SETTINGS = {
   SMDB_URL: { schema: z.union([z.literal("").transform(() => undefined), url]), default: "" },
   SMDB_TIMEOUT_MS: { schema: int(1, 60000), default: "500" },
   MAX_REPR_RACK: { schema: int(1, 1000), default: "2" },
+  RACK_UPLINK_SLOTS: { schema: optionalText.pipe(z.union([z.undefined(), int(1, 1000)])), default: "" },
+  REP_INTERVAL: { schema: optionalText.pipe(z.union([z.undefined(), int(1, 86400)])), default: "" },
+  LEASE_TTL: { schema: optionalText.pipe(z.union([z.undefined(), int(2, 864000)])), default: "" },
+  PRIORITY_HEAD_START: { schema: int(0, 864000), default: "300" },
   ACTIVE_INTERVAL: { schema: int(1, 86400), default: "30" },
   PASSIVE_INTERVAL: { schema: int(1, 86400), default: "600" },
   MIN_INTERVAL: { schema: optionalText.pipe(z.union([z.undefined(), int(1, 86400)])), default: "" },
@@ -158,9 +162,12 @@ type Parsed = { [K in keyof Settings]: z.output<Settings[K]["schema"]> };
 
 /** The validated, frozen configuration. Derived values are filled in. */
 export type Config = Readonly<
-  Omit<Parsed, "MIN_INTERVAL" | "PEER_TTL"> & {
+  Omit<Parsed, "MIN_INTERVAL" | "PEER_TTL" | "RACK_UPLINK_SLOTS" | "REP_INTERVAL" | "LEASE_TTL"> & {
     MIN_INTERVAL: number;
     PEER_TTL: number;
+    RACK_UPLINK_SLOTS: number;
+    REP_INTERVAL: number;
+    LEASE_TTL: number;
     /** True when no Redis was configured and the tracker runs its own. */
     EMBEDDED_REDIS: boolean;
   }
@@ -224,6 +231,18 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
       `PEER_TTL = "${peerTtl}": expected more than ACTIVE_INTERVAL (${p.ACTIVE_INTERVAL}), or every peer would expire between announces`,
     );
   }
+  const repInterval = p.REP_INTERVAL ?? Math.min(5, p.ACTIVE_INTERVAL);
+  const leaseTtl = p.LEASE_TTL ?? Math.min(3 * repInterval, peerTtl);
+  if (leaseTtl <= repInterval) {
+    throw new ConfigError(
+      `LEASE_TTL = "${leaseTtl}": expected more than REP_INTERVAL (${repInterval}), or every representative would lose its lease between announces`,
+    );
+  }
+  if (leaseTtl > peerTtl) {
+    throw new ConfigError(
+      `LEASE_TTL = "${leaseTtl}": expected at most PEER_TTL (${peerTtl}): a lease must not outlive its holder's peer record`,
+    );
+  }
   if (p.REQUEST_TIMEOUT_MS < p.HEADERS_TIMEOUT_MS) {
     throw new ConfigError(
       `REQUEST_TIMEOUT_MS = "${p.REQUEST_TIMEOUT_MS}": expected at least HEADERS_TIMEOUT_MS (${p.HEADERS_TIMEOUT_MS}), as the headers are part of the request`,
@@ -253,6 +272,9 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
     ...p,
     MIN_INTERVAL: minInterval,
     PEER_TTL: peerTtl,
+    RACK_UPLINK_SLOTS: p.RACK_UPLINK_SLOTS ?? p.MAX_REPR_RACK,
+    REP_INTERVAL: repInterval,
+    LEASE_TTL: leaseTtl,
     EMBEDDED_REDIS:
       p.REDIS_URL === undefined &&
       p.REDISHOST === undefined &&
@@ -273,6 +295,9 @@ export function describeSettings(): string[] {
 const DERIVED_DEFAULTS: Record<string, string> = {
   MIN_INTERVAL: "ACTIVE_INTERVAL / 2",
   PEER_TTL: "3 x ACTIVE_INTERVAL",
+  RACK_UPLINK_SLOTS: "MAX_REPR_RACK",
+  REP_INTERVAL: "5, at most ACTIVE_INTERVAL",
+  LEASE_TTL: "3 x REP_INTERVAL, at most PEER_TTL",
 };
 
 /** The Redis URL the tracker and CLI use. */

@@ -6,6 +6,7 @@
  */
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { LeaseVerdict } from "../store/scripts.js";
 import { ErrorReply } from "redis";
 import { ClientError } from "../wire/bittorrent.js";
 import { QueryError } from "../wire/query.js";
@@ -144,6 +145,15 @@ function counterBy2<A extends string, B extends string>(
   return table;
 }
 
+export const LEASE_VERDICTS = [
+  "granted",
+  "held",
+  "waiting",
+  "denied",
+  "revoked",
+  "released",
+] as const satisfies readonly LeaseVerdict[];
+
 /** Seconds: an announce is well under a millisecond of Redis work; the top buckets catch trouble. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 /** Peers per announce reply: numwant is at most MAXPEERS (default 50, at most 1000). */
@@ -162,6 +172,7 @@ export class TrackerMetrics {
   readonly peersReturned: Observer;
   readonly representativesElected: Tally;
   readonly representativeFailovers: Tally;
+  readonly leases: Record<LeaseVerdict, Tally>;
   readonly rackLookups: Record<ResolverName, Record<LookupResult, Tally>>;
   readonly redisErrors: Record<RedisErrorKind, Tally>;
   readonly redisReconnects: Tally;
@@ -226,6 +237,13 @@ export class TrackerMetrics {
       registry,
       "p2ptracker_representative_failovers_total",
       "Elections that took the slot of a representative that had gone silent (expired).",
+    );
+    this.leases = counterBy(
+      registry,
+      "p2ptracker_rack_leases_total",
+      "Answers of the racks' uplink budget to announces that asked (claims, renewals, releases), by verdict.",
+      "verdict",
+      LEASE_VERDICTS,
     );
     this.rackLookups = counterBy2(
       registry,

@@ -16,7 +16,7 @@ export interface TransferKeys {
   readonly torrent: string;
   /** zset: the transfer's archive stamps (archives:{H}: same slot, outside {H}:*). */
   readonly archives: string;
-  /** Prefix of the rack keys: <rackPrefix><rack>:L|S|R. Passed to scripts as ARGV. */
+  /** Prefix of the rack keys: <rackPrefix><rack>:L|S|R|F. Passed to scripts as ARGV. */
   readonly rackPrefix: string;
 }
 
@@ -45,9 +45,34 @@ export function transferKeyList(keys: TransferKeys): string[] {
   return [keys.info, keys.peers, keys.racks, keys.repsLeeching, keys.repsSeeding, keys.origins];
 }
 
-/** One rack's set of one transfer: L leechers, S seeders, R representatives. */
-export function rackKey(infoHashHex: string, rack: string, set: "L" | "S" | "R"): string {
+/** One rack's set of one transfer: L leechers, S seeders, R representatives, F the lease fence. */
+export function rackKey(infoHashHex: string, rack: string, set: "L" | "S" | "R" | "F"): string {
   return `${transferKeys(infoHashHex).rackPrefix}${rack}:${set}`;
+}
+
+/**
+ * One rack's uplink budget, shared by every transfer: keys with the hash tag {<rack>}, so
+ * the rack lives in one Cluster slot of its own (lua/lease-4.lua documents each).
+ */
+export interface RackBudgetKeys {
+  /** hash: host -> '<slot> <token> <expiresAt>', the rack's leases */
+  readonly holders: string;
+  /** hash: '<INFOHASH> <host>' -> '<expiresAt> <priority> <L|S>', what each holder serves */
+  readonly serving: string;
+  /** hash: INFOHASH -> '<since> <priority> <askedAt>', transfers waiting for a slot */
+  readonly waiting: string;
+  /** string: the last fencing token issued in this rack */
+  readonly epoch: string;
+}
+
+export function rackBudgetKeys(rack: string): RackBudgetKeys {
+  const tag = `rack:{${rack}}`;
+  return { holders: `${tag}:holders`, serving: `${tag}:serving`, waiting: `${tag}:waiting`, epoch: `${tag}:epoch` };
+}
+
+/** The KEYS array of the lease script. */
+export function rackBudgetKeyList(keys: RackBudgetKeys): string[] {
+  return [keys.holders, keys.serving, keys.waiting, keys.epoch];
 }
 
 /** What every archived key starts with, before the archive's UTC time. */

@@ -14,6 +14,7 @@ export interface ReadTarget {
   hmGet(key: string, fields: Array<string | Buffer>): unknown;
   zScore(key: string, member: Buffer): unknown;
   zRangeByScoreWithScores(key: string, min: string, max: string): unknown;
+  hGet(key: string, field: string): unknown;
 }
 
 /** Runs `reads` together; their replies in order. */

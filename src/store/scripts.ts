@@ -1,6 +1,6 @@
 import { defineScript, type RedisArgument, type CommandParser } from "redis";
 import { loadLuaScript } from "./luaScripts.js";
-import { transferKeyList, type TransferKeys } from "./keys.js";
+import { rackBudgetKeyList, transferKeyList, type RackBudgetKeys, type TransferKeys } from "./keys.js";
 
 function script(name: string) {
   const lua = loadLuaScript(name);
@@ -18,9 +18,10 @@ function script(name: string) {
   });
 }
 
-/** The per-transfer scripts, loaded from lua/ with includes inlined. */
+/** The scripts, loaded from lua/ with includes inlined: per transfer, and the rack's lease. */
 export const SCRIPTS = {
   announce: script("announce"),
+  lease: script("lease"),
   sweep: script("sweep"),
   register: script("register"),
   archive: script("archive"),
@@ -32,6 +33,7 @@ export type ScriptName = keyof typeof SCRIPTS;
 /** The minimal surface of a node-redis client (or cluster) that runs our scripts. */
 export interface ScriptRunner {
   announce(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
+  lease(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
   sweep(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
   register(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
   archive(keys: readonly string[], args: readonly RedisArgument[]): Promise<unknown>;
@@ -60,7 +62,21 @@ export interface AnnouncePolicy {
   readonly autoActivate: boolean;
   readonly rackAware: boolean;
   readonly pruneLimit: number;
+  /** RACK_UPLINK_SLOTS */
+  readonly slots: number;
+  /** Seconds a representative's lease lives without a renewal. */
+  readonly leaseTtl: number;
 }
+
+/** The rack's verdict on a lease, as the announce script's second call takes it. */
+export type LeaseGrant = { readonly slot: number; readonly token: number; readonly expiresAt: number } | "none";
+
+/** What the caller must ask the rack's lease script after an announce's first call. */
+export type LeaseAsk = "claim" | "renew" | "release" | "";
+
+/** Transfer priorities, as stored ({H}:info priority) and passed to the lease script. */
+export const PRIORITIES = ["urgent", "normal", "background"] as const;
+export type Priority = (typeof PRIORITIES)[number];
 
 export type Role = "rep" | "origin" | "member" | "";
 
@@ -78,6 +94,14 @@ export interface AnnounceResult {
   readonly elected: boolean;
   /** That election took the slot of a representative that went silent (see the script). */
   readonly failover: boolean;
+  readonly leaseAsk: LeaseAsk;
+  /** renew: the lease the transfer holds for this client. */
+  readonly leaseSlot: number;
+  readonly leaseToken: number;
+  /** Live representatives of the client's rack in this transfer. */
+  readonly rackReps: number;
+  /** The transfer's priority: 0 urgent, 1 normal, 2 background. */
+  readonly priority: number;
 }
 
 const bit = (flag: boolean) => (flag ? "1" : "0");
@@ -89,6 +113,7 @@ export async function runAnnounce(
   request: AnnounceRequest,
   policy: AnnouncePolicy,
   seed: number = Math.floor(Math.random() * 2 ** 31),
+  lease?: LeaseGrant,
 ): Promise<AnnounceResult> {
   const reply = (await redis.announce(transferKeyList(keys), [
     keys.rackPrefix,
@@ -108,8 +133,34 @@ export async function runAnnounce(
     bit(policy.rackAware),
     String(seed),
     String(policy.pruneLimit),
-  ])) as [number, number, number, Buffer, Buffer, Buffer, number, Buffer[], number, number];
+    lease === undefined ? "" : lease === "none" ? "-" : `${lease.slot} ${lease.token} ${lease.expiresAt}`,
+    String(policy.slots),
+    String(policy.leaseTtl),
+  ])) as [
+    number,
+    number,
+    number,
+    Buffer,
+    Buffer,
+    Buffer,
+    number,
+    Buffer[],
+    number,
+    number,
+    Buffer,
+    number,
+    number,
+    number,
+    number,
+  ];
   const [status, seeders, leechers, peers4, peers6, role, activated, ids, elected, failover] = reply;
+  const [leaseAsk, leaseSlot, leaseToken, rackReps, priority] = reply.slice(10) as [
+    Buffer,
+    number,
+    number,
+    number,
+    number,
+  ];
   const peerIds: Array<{ address: Uint8Array; peerId: Uint8Array }> = [];
   for (let i = 0; i + 1 < ids.length; i += 2) peerIds.push({ address: ids[i]!, peerId: ids[i + 1]! });
   return {
@@ -123,7 +174,70 @@ export async function runAnnounce(
     peerIds,
     elected: elected === 1,
     failover: failover === 1,
+    leaseAsk: leaseAsk.toString("latin1") as LeaseAsk,
+    leaseSlot,
+    leaseToken,
+    rackReps,
+    priority,
   };
+}
+
+/** What a claim or renewal asks of the rack's lease script. */
+export interface LeaseRequest {
+  readonly action: Exclude<LeaseAsk, "">;
+  /** The client's IP address, text: one lease per host. */
+  readonly host: string;
+  readonly infoHashHex: string;
+  readonly priority: number;
+  readonly seeding: boolean;
+  /** claim: the transfer's live representatives in the rack. */
+  readonly transferReps: number;
+  /** renew: the token the transfer holds. */
+  readonly token: number;
+}
+
+/** Rack-wide settings of the budget. */
+export interface LeasePolicy {
+  readonly slots: number;
+  readonly leaseTtl: number;
+  /** Seconds of waiting one step of priority is worth. */
+  readonly headStart: number;
+  /** Seconds a waiting transfer stays queued without an announce asking. */
+  readonly waitTtl: number;
+}
+
+export type LeaseVerdict = "granted" | "held" | "waiting" | "denied" | "revoked" | "released";
+
+export interface LeaseResult {
+  readonly verdict: LeaseVerdict;
+  readonly slot: number;
+  readonly token: number;
+  readonly expiresAt: number;
+  /** The host whose lease this claim took, or "". */
+  readonly displaced: string;
+}
+
+/** Runs the rack's lease script (lua/lease-4.lua). */
+export async function runLease(
+  redis: Pick<ScriptRunner, "lease">,
+  keys: RackBudgetKeys,
+  request: LeaseRequest,
+  policy: LeasePolicy,
+): Promise<LeaseResult> {
+  const [verdict, slot, token, expiresAt, displaced] = (await redis.lease(rackBudgetKeyList(keys), [
+    request.action,
+    request.host,
+    request.infoHashHex,
+    String(request.priority),
+    request.seeding ? "1" : "0",
+    String(policy.slots),
+    String(policy.leaseTtl),
+    String(request.transferReps),
+    String(request.token),
+    String(policy.headStart),
+    String(policy.waitTtl),
+  ])) as [Buffer | string, number, number, number, Buffer | string];
+  return { verdict: String(verdict) as LeaseVerdict, slot, token, expiresAt, displaced: String(displaced) };
 }
 
 /** Runs one bounded sweep of a transfer; returns peers removed and whether more remain. */
@@ -149,6 +263,8 @@ export interface Registration {
   readonly files?: string;
   /** The .torrent file's bytes; absent for a bare info hash. */
   readonly torrent?: Uint8Array;
+  /** Absent: an active transfer keeps its priority, a new one is normal. */
+  readonly priority?: Priority;
 }
 
 /** The register script's verdict: see lua/register-2.lua. */
@@ -176,6 +292,7 @@ export async function runRegister(
       registration.pieceLength ?? "",
       registration.files ?? "",
       torrent === undefined ? "" : Buffer.from(torrent.buffer, torrent.byteOffset, torrent.byteLength),
+      registration.priority === undefined ? "" : String(PRIORITIES.indexOf(registration.priority)),
     ],
   )) as [number, number];
   return { status: REGISTER_STATUS[status]!, registered };

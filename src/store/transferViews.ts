@@ -4,10 +4,11 @@
  * large transfer's view never queues behind, or delays, announces.
  */
 
-import { archivePrefix, GLOBAL_KEYS, transferKeys, type TransferKeys } from "./keys.js";
+import { archivePrefix, GLOBAL_KEYS, rackBudgetKeys, transferKeys, type TransferKeys } from "./keys.js";
+import { PRIORITIES, type Priority } from "./scripts.js";
 import { addressText, parsePeerRecord, peerProgress, type PeerRecord } from "./peerRecords.js";
 import type { TrackerRedis } from "./redis.js";
-import { readTogether } from "./readTogether.js";
+import { readTogether, type ReadTarget } from "./readTogether.js";
 
 /** A live transfer, or one archive of it. */
 export interface TransferLocation {
@@ -46,6 +47,8 @@ export interface RackView {
   readonly leechers: number;
   /** Addresses (ip:port) of the rack's live representatives. */
   readonly representatives: string[];
+  /** While the transfer waits for one of the rack's uplink slots: since when (s); else null. */
+  readonly waiting_since: number | null;
   /** Mean progress of the rack's hosts that are not origins, 0 to 1; null with none. */
   readonly progress: number | null;
   /** Hosts of the rack that have completed (origins not counted). */
@@ -74,6 +77,7 @@ export interface TransferView {
   readonly first_completed: number | null;
   readonly last_completed: number | null;
   readonly progress: number | null;
+  readonly priority: Priority;
   readonly racks?: RackView[];
 }
 
@@ -90,6 +94,7 @@ const INFO_FIELDS = [
   "last_started",
   "first_completed",
   "last_completed",
+  "priority",
 ] as const;
 
 type InfoFields = Record<(typeof INFO_FIELDS)[number], string | undefined>;
@@ -120,21 +125,32 @@ interface LivePeer {
   readonly lastSeen: number;
 }
 
-/** The live peers of one rack and its live representatives, read in one pipeline. */
-async function readRacks(redis: TrackerRedis, keys: TransferKeys, cutoff: number) {
+/**
+ * The live peers of one rack, its representatives (R scores are lease expiries: live after
+ * `now`) and, for a live transfer, since when it waits for one of the rack's uplink slots
+ * (rack-keyed: another slot, so read apart on a cluster).
+ */
+async function readRacks(redis: TrackerRedis, location: TransferLocation, cutoff: number, now: number) {
+  const { keys } = location;
   const racks = (await redis.sMembers(keys.racks)).map(String).sort();
-  const replies = (await readTogether(
-    redis,
-    racks.flatMap((rack) =>
+  const waits = location.archive === undefined;
+  const replies = (await readTogether(redis, [
+    ...racks.flatMap((rack) =>
       ["L", "S", "R"].map(
-        (set) => (r) => r.zRangeByScoreWithScores(`${keys.rackPrefix}${rack}:${set}`, `(${cutoff}`, "+inf"),
+        (set) => (r: ReadTarget) =>
+          r.zRangeByScoreWithScores(`${keys.rackPrefix}${rack}:${set}`, `(${set === "R" ? now : cutoff}`, "+inf"),
       ),
     ),
-  )) as Array<Array<{ value: Buffer; score: number }>>;
+    ...(waits
+      ? racks.map((rack) => (r: ReadTarget) => r.hGet(rackBudgetKeys(rack).waiting, location.infoHashHex))
+      : []),
+  ])) as unknown[];
+  const sets = replies as Array<Array<{ value: Buffer; score: number }>>;
   const members = racks.map((rack, i) => ({
     rack,
-    peers: [...replies[3 * i]!, ...replies[3 * i + 1]!],
-    reps: replies[3 * i + 2]!,
+    peers: [...sets[3 * i]!, ...sets[3 * i + 1]!],
+    reps: sets[3 * i + 2]!,
+    waitingSince: waits ? waitingSince(replies[3 * racks.length + i], now, now - cutoff) : null,
   }));
   const addresses = members.flatMap((m) => m.peers.map((p) => p.value));
   const records = addresses.length > 0 ? await redis.hmGet(keys.peers, addresses) : [];
@@ -151,7 +167,18 @@ async function readRacks(redis: TrackerRedis, keys: TransferKeys, cutoff: number
     rack: m.rack,
     peers: m.peers.flatMap((p) => byAddress.get(p.value.toString("latin1")) ?? []),
     reps: m.reps.map((r) => r.value),
+    waitingSince: m.waitingSince,
   }));
+}
+
+/**
+ * A waiting entry ('<since> <priority> <askedAt>', lua/lease-4.lua) that still asks (the
+ * lease script forgets entries no announce asked for in PEER_TTL): its since.
+ */
+function waitingSince(entry: unknown, now: number, waitTtl: number): number | null {
+  if (entry == null) return null;
+  const [since, , askedAt] = String(entry).split(" ").map(Number);
+  return askedAt! > now - waitTtl ? since! : null;
 }
 
 const mean = (values: number[]) => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
@@ -167,13 +194,14 @@ export async function transferView(
   const { keys } = location;
   const info = await readInfo(redis, keys);
   const length = numberOrNull(info.length) ?? undefined;
-  const racks = await readRacks(redis, keys, await liveCutoff(redis, info, peerTtl));
+  const cutoff = await liveCutoff(redis, info, peerTtl);
+  const racks = await readRacks(redis, location, cutoff, cutoff + peerTtl);
   const rackViews: RackView[] = [];
   const hostProgress: number[] = [];
   let seeders = 0;
   let leechers = 0;
   let origins = 0;
-  for (const { rack, peers, reps } of racks) {
+  for (const { rack, peers, reps, waitingSince } of racks) {
     const hosts = peers.filter((p) => p.record.state !== "O");
     const progress = hosts.map((p) => peerProgress(p.record, length));
     hostProgress.push(...progress);
@@ -187,6 +215,7 @@ export async function transferView(
       seeders: rackSeeders,
       leechers: peers.length - rackSeeders,
       representatives: reps.map(addressText),
+      waiting_since: waitingSince,
       progress: rounded(mean(progress)),
       done: hosts.filter((p) => p.record.state === "S").length,
     });
@@ -212,6 +241,7 @@ export async function transferView(
     first_completed: numberOrNull(info.first_completed),
     last_completed: numberOrNull(info.last_completed),
     progress: rounded(mean(hostProgress)),
+    priority: PRIORITIES[Number(info.priority ?? 1)] ?? "normal",
   };
   return withRacks ? { ...view, racks: rackViews } : view;
 }
@@ -265,9 +295,15 @@ export async function peerPage(
   const items: PeerView[] = [];
   entries.forEach(({ address, record }, i) => {
     const lastSeen = scores[2 * i] ?? null;
-    const repSeen = scores[2 * i + 1] ?? null;
+    // R scores are lease expiries: a representative while its lease copy is live.
+    const leaseUntil = scores[2 * i + 1] ?? null;
     const live = lastSeen !== null && lastSeen > cutoff;
-    const role = record.state === "O" ? "origin" : repSeen !== null && repSeen > cutoff ? "representative" : "member";
+    const role =
+      record.state === "O"
+        ? "origin"
+        : leaseUntil !== null && leaseUntil > cutoff + peerTtl
+          ? "representative"
+          : "member";
     const wanted =
       filter === "peers" ||
       (filter === "seeders" && record.state !== "L") ||

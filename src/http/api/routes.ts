@@ -35,6 +35,7 @@ import {
   PeerListBody,
   PeerListParam,
   PeerListQuery,
+  RegisterQuery,
   RegisteredBody,
   ResolvedBody,
   ResolveQuery,
@@ -140,6 +141,7 @@ export function createApi({ config, redis, racks, token }: ApiDeps): OpenAPIHono
         }),
       ] as const,
       request: {
+        query: RegisterQuery,
         body: {
           content: { "application/x-bittorrent": { schema: { type: "string", format: "binary" } } },
           required: true,
@@ -160,7 +162,8 @@ export function createApi({ config, redis, racks, token }: ApiDeps): OpenAPIHono
         if (error instanceof TorrentError) throw new ApiError(error.tooLarge ? 413 : 400, error.message);
         throw error;
       }
-      const status = await register(torrent.infoHashHex, torrent.registration);
+      const { priority } = c.req.valid("query");
+      const status = await register(torrent.infoHashHex, { ...torrent.registration, ...(priority && { priority }) });
       const body = { info_hash: torrent.infoHashHex, status, transfer: await view(torrent.infoHashHex) };
       return status === "unchanged" ? c.json(body, 200) : c.json(body, 201);
     },
@@ -214,7 +217,7 @@ export function createApi({ config, redis, racks, token }: ApiDeps): OpenAPIHono
       path: `${API_BASE}/transfers/{infohash}`,
       summary: "Register (activate) a transfer by its bare info hash",
       security: secured,
-      request: { params: InfoHashParam },
+      request: { params: InfoHashParam, query: RegisterQuery },
       responses: {
         201: json(RegisteredBody, "registered"),
         200: json(RegisteredBody, "already active; nothing changed"),
@@ -223,7 +226,8 @@ export function createApi({ config, redis, racks, token }: ApiDeps): OpenAPIHono
     }),
     async (c) => {
       const { infohash } = c.req.valid("param");
-      const status = await register(infohash, {});
+      const { priority } = c.req.valid("query");
+      const status = await register(infohash, priority ? { priority } : {});
       const body = { info_hash: infohash, status, transfer: await view(infohash) };
       return status === "registered" ? c.json(body, 201) : c.json(body, 200);
     },

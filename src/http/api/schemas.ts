@@ -1,6 +1,7 @@
 /** The API's request and response shapes: validation and the OpenAPI document in one. */
 
 import { z } from "@hono/zod-openapi";
+import { PRIORITIES } from "../../store/scripts.js";
 
 export const InfoHashParam = z.object({
   infohash: z
@@ -65,6 +66,13 @@ export const PeerListQuery = z.object({
   archive: Stamp.optional(),
 });
 
+export const RegisterQuery = z.object({
+  priority: z.enum(PRIORITIES).optional().openapi({
+    description:
+      "who gets a rack's uplink slot first when transfers compete (README: rack uplink budget); absent: an active transfer keeps its priority, a new one is normal",
+  }),
+});
+
 export const ResolveQuery = z.object({ ip: z.string().openapi({ example: "10.1.1.11" }) });
 
 export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
@@ -78,6 +86,9 @@ export const RackBody = z
     seeders: z.number().int(),
     leechers: z.number().int(),
     representatives: z.array(z.string()).openapi({ description: "ip:port of the rack's live representatives" }),
+    waiting_since: time.openapi({
+      description: "while the transfer waits for one of the rack's uplink slots: since when (Unix s); else null",
+    }),
     progress: z.number().nullable().openapi({ description: "mean progress of the rack's hosts, 0-1" }),
     done: z.number().int().openapi({ description: "hosts of the rack that completed" }),
   })
@@ -105,6 +116,7 @@ export const TransferBody = z
     first_completed: time,
     last_completed: time,
     progress: z.number().nullable(),
+    priority: z.enum(PRIORITIES),
     racks: z.array(RackBody).optional(),
   })
   .openapi("Transfer");
