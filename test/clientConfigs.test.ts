@@ -82,7 +82,7 @@ describe("the client configs in etc/", () => {
     assert.equal(conf.get("bt-tracker-interval") ?? "0", "0", "the tracker's interval is used");
   });
 
-  it("rtorrent.rc: no DHT or PEX; 100 Mbit/s each way; daemon mode; announces at the tracker's interval", () => {
+  it("rtorrent.rc: no DHT or PEX; 100 Mbit/s each way; daemon mode; announces at the tracker's interval; unchokes every second", () => {
     const rc = parseRtorrentRc(readFileSync(RTORRENT_RC, "utf8"));
     const last = (command: string) => rc.filter((l) => l.command === command).at(-1)?.args;
     assert.equal(last("dht.mode.set"), "disable");
@@ -103,6 +103,14 @@ describe("the client configs in etc/", () => {
     const [, start, every] = announce.args.split(/\s*,\s*/);
     assert.equal(Number(every), TRACKER_DEFAULTS.ACTIVE_INTERVAL, "announces every ACTIVE_INTERVAL (default)");
     assert.equal(Number(start), TRACKER_DEFAULTS.ACTIVE_INTERVAL);
+    // libtorrent 0.13 re-unchokes a peer interested again within 10 s only at its 30 s
+    // choke round; setting the minimum slots re-runs the balance, every second.
+    const unchoke = rc.find((l) => l.command === "schedule2" && l.args.startsWith("p2ptracker_unchoke,"));
+    assert.ok(unchoke, "an unchoke schedule");
+    const [, unchokeStart, unchokeEvery] = unchoke.args.split(/\s*,\s*/);
+    assert.deepEqual([Number(unchokeStart), Number(unchokeEvery)], [1, 1], "every second");
+    const method = rc.find((l) => l.command === "method.insert" && l.args.startsWith("p2ptracker.unchoke,"));
+    assert.match(method?.args ?? "", /d\.uploads_min\.set=\d+.*d\.downloads_min\.set=\d+/, "both directions");
   });
 
   it("transmission/settings.json: no DHT, PEX, LPD or port mapping; 100 Mbit/s each way; no seeding limits", () => {
