@@ -29,6 +29,11 @@ export interface Workload {
   readonly description: string;
   /** Left out of full and --quick runs: runs only when named with --only (it needs root, say). */
   readonly explicitOnly?: boolean;
+  /**
+   * A part of the workload picked by an environment variable: `name` goes into the results
+   * file name, `env` in front of the command in its header. Undefined when it runs whole.
+   */
+  selection?(): { readonly name: string; readonly env: string } | undefined;
   run(context: BenchContext): Promise<Table[]>;
 }
 

@@ -33,8 +33,10 @@ async function main(): Promise<number> {
   const context: BenchContext = { quick, workDir, progress: (m) => process.stderr.write(`bench: ${m}\n`) };
   const started = new Date();
   const tables: Table[] = [];
+  const workloads = WORKLOADS.filter((w) => (only === undefined ? !w.explicitOnly : w.name === only));
+  const selection = only !== undefined ? workloads[0]?.selection?.() : undefined;
   try {
-    for (const workload of WORKLOADS.filter((w) => (only === undefined ? !w.explicitOnly : w.name === only))) {
+    for (const workload of workloads) {
       context.progress(`${workload.name}: ${workload.description}`);
       for (const table of await workload.run(context)) {
         tables.push(table);
@@ -45,11 +47,12 @@ async function main(): Promise<number> {
     rmSync(workDir, { recursive: true, force: true });
   }
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}`;
-  const command = `scripts/bench${quick ? " --quick" : ""}${only ? ` --only ${only}` : ""}`;
+  const command = `${selection ? `${selection.env} ` : ""}scripts/bench${quick ? " --quick" : ""}${only ? ` --only ${only}` : ""}`;
   const header = `Results of \`${command}\`, ${started.toISOString()}, ${machine}.`;
   const resultsDir = join(BENCH_SOURCE, "results");
   mkdirSync(resultsDir, { recursive: true });
-  const stem = `${quick ? "quick" : "full"}${only ? `-${only}` : ""}`;
+  // A part of a workload gets its own file, so it does not overwrite the whole workload's.
+  const stem = `${quick ? "quick" : "full"}${only ? `-${only}` : ""}${selection ? `-${selection.name}` : ""}`;
   writeFileSync(join(resultsDir, `${stem}.md`), `${header}\n\n${tables.map(renderMarkdown).join("\n\n")}\n`);
   writeFileSync(
     join(resultsDir, `${stem}.json`),
