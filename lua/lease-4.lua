@@ -37,9 +37,10 @@ Policy (README "Rack uplink budget"):
   - Otherwise the claim must be first in line: waiting transfers are ordered by
     since + priority * headStart (smaller first), so a step of priority is worth headStart
     seconds of waiting and nobody is overtaken for ever. A claim not first in line waits.
-  - First in line, it takes, in this order: a free slot; the slot of a holder whose duties
-    are done (it seeds every transfer it serves, or serves none); the slot of a holder whose
-    transfers all have a lower priority (the lowest first, then the newest lease).
+  - First in line, it takes, in this order: a free slot; for a transfer with no
+    representative here, the slot of a holder whose duties are done (it seeds every
+    transfer it serves, or serves none); the slot of a holder whose transfers all have a
+    lower priority (the lowest first, then the newest lease).
   - A holder whose duties are done gives its lease up at its next renewal while a transfer
     waits, so the waiter's next claim finds the slot free.
 Invariants, and why they hold:
@@ -190,6 +191,13 @@ if own then
   return { 'granted', own.slot, tonumber(own.token), expiresAt, '' }
 end
 
+-- Whether the transfer has a representative here. The transfer's count may be a moment
+-- old: a holder serving it now, granted since, counts too.
+local served = transferReps > 0
+for _, holderServices in pairs(services) do
+  if holderServices[infoHash] then served = true end
+end
+
 local queue = waiters()
 local mine = queue[infoHash]
 local since = mine and mine.since or now
@@ -208,10 +216,12 @@ if firstInLine then
     end
   end
   if not slot then
-    -- A holder whose duties are done, else the lowest-priority holder below this transfer.
+    -- A holder whose duties are done (for a transfer with no representative here: a done
+    -- holder still serves other racks over the connections it has), else the
+    -- lowest-priority holder below this transfer.
     local victim, victimPriority, victimToken
     for holder, lease in pairs(holders) do
-      if dutiesDone(holder) then
+      if not served and dutiesDone(holder) then
         victim, victimPriority = holder, 3
         break
       end
@@ -235,12 +245,6 @@ if slot then
   local token = redis.call('INCR', epochKey)
   grant(slot, tostring(token))
   return { 'granted', slot, token, expiresAt, displaced }
-end
--- Only a transfer with no representative here waits. The transfer's count may be a moment
--- old: a holder serving it now, granted since, counts too.
-local served = transferReps > 0
-for _, holderServices in pairs(services) do
-  if holderServices[infoHash] then served = true end
 end
 if served then
   return { 'denied', 0, 0, 0, '' }

@@ -171,6 +171,21 @@ describe("rack uplink budget", () => {
     assert.deepEqual(await budgetViolations(admin as never, [rack], [t1, t2, t3], 1), []);
   });
 
+  it("a transfer that has a representative in the rack does not take a done holder's slot for a second one", async () => {
+    const rack = "budget-done-second";
+    const [h1, h2, h3] = [1, 2, 3].map((i) => ({ ip: `10.90.8.${i}`, rack }));
+    const twoSlots = { ...ONE_SLOT, slots: 2 };
+    const [t1, t2] = [await transfer(), await transfer()];
+    assert.equal((await as(t1, h1!, {}, twoSlots)).result.role, "rep");
+    assert.equal((await as(t1, h2!, {}, twoSlots)).result.role, "rep");
+    assert.equal((await as(t2, h1!, {}, twoSlots)).result.role, "rep");
+    // h2 is done (it served t1 only), but it still feeds other racks over its connections.
+    assert.equal((await as(t1, h2!, { left: 0n, event: "completed" }, twoSlots)).lease?.verdict, "held");
+    const second = await as(t2, h3!, {}, twoSlots);
+    assert.deepEqual([second.result.role, second.lease?.verdict], ["member", "denied"]);
+    assert.deepEqual(await holders(rack), [h1!.ip, h2!.ip]);
+  });
+
   it("a late call carrying a superseded lease changes nothing (fencing)", async () => {
     const rack = "budget-fence";
     const h1 = { ip: "10.90.7.1", rack };
