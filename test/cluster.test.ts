@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, loadConfig } from "../src/config/config.js";
 import { connectCluster, type ClusterConnection } from "../src/store/cluster.js";
 import { GLOBAL_KEYS } from "../src/store/keys.js";
@@ -27,7 +28,8 @@ import {
   type TestTracker,
 } from "./helpers/tracker.js";
 import { eventually } from "./helpers/wait.js";
-import { threeTransfersAtOnce } from "./helpers/budget.js";
+import { budgetViolations, threeTransfersAtOnce } from "./helpers/budget.js";
+import type { Decoded } from "./helpers/http.js";
 
 const CLIENTS = 500;
 const REPLICAS = 3;
@@ -50,7 +52,10 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
     });
     rackDir = mkdtempSync(join(tmpdir(), "p2ptracker-cluster-racks-"));
     const rackMap = join(rackDir, "racks.txt");
-    writeFileSync(rackMap, "10.50.0.0/16 bigrack\n10.60.0.0/16 other\n10.70.0.0/16 budgetrack\n");
+    writeFileSync(
+      rackMap,
+      "10.50.0.0/16 bigrack\n10.60.0.0/16 other\n10.70.0.0/16 budgetrack\n10.71.0.0/16 linerack\n",
+    );
     for (let i = 0; i < REPLICAS; i++) {
       trackers.push(
         await startTestTracker(cluster, {
@@ -126,6 +131,53 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
       CLIENTS,
       MAX_REPR,
     );
+    assert.deepEqual(problems, []);
+  });
+
+  it("keeps the waiting line and lets urgent take a normal slot, with transfers and rack on different masters", async () => {
+    const rackMaster = (await cluster.ownerOf("rack:{linerack}:holders")).master;
+    const elsewhere: Uint8Array[] = [];
+    while (elsewhere.length < 4) {
+      const infoHash = randomInfoHash();
+      if ((await cluster.ownerOf(`{${hexOf(infoHash)}}:info`)).master !== rackMaster) elsewhere.push(infoHash);
+    }
+    const [t1, t2, t3, urgent] = elsewhere as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    for (const [infoHash, priority] of [
+      [t1, "normal"],
+      [t2, "normal"],
+      [t3, "normal"],
+      [urgent, "urgent"],
+    ] as const) {
+      const answer = await api(trackers[0]!.url, "POST", `/transfers/${hexOf(infoHash)}?priority=${priority}`, auth);
+      assert.equal(answer.status, 201);
+    }
+    const outsider = peer("10.60.0.1"); // holds a slot of rack "other" since the first tests
+    for (const infoHash of elsewhere) await announce(trackers[0]!, infoHash, outsider);
+    const outside = (reply: Decoded) => peersOf(reply).some((p) => p.startsWith("10.60.0.1:"));
+    const [h1, h2, h3, h4, h5] = [1, 2, 3, 4, 5].map((i) => peer(`10.71.0.${i}`)) as [
+      TestPeer,
+      TestPeer,
+      TestPeer,
+      TestPeer,
+      TestPeer,
+    ];
+
+    assert.ok(outside(await announce(trackers[0]!, t1, h1)));
+    assert.ok(outside(await announce(trackers[1]!, t1, h2)));
+    assert.ok(!outside(await announce(trackers[2]!, t2, h3)), "t2 waits: both slots are held outside it");
+    await sleep(1100);
+    assert.ok(!outside(await announce(trackers[0]!, t3, h4)), "t3 waits, behind t2");
+    const view = await api(trackers[1]!.url, "GET", `/transfers/${hexOf(t2)}?racks=1`);
+    const line = view.json.racks.find((r: { rack: string }) => r.rack === "linerack");
+    assert.ok(line.waiting_since > 0 && line.representatives.length === 0, JSON.stringify(line));
+
+    await announce(trackers[1]!, t1, h1, { event: "stopped" });
+    assert.ok(!outside(await announce(trackers[2]!, t3, h4)), "the freed slot is t2's: it has waited longest");
+    assert.ok(outside(await announce(trackers[0]!, t2, h3)), "t2 takes it");
+    // Urgent takes the newest normal lease (h3's) at its first client's announce.
+    assert.ok(outside(await announce(trackers[1]!, urgent, h5)));
+    assert.ok(!outside(await announce(trackers[2]!, t2, h3)), "h3, displaced, gets only its rack");
+    const problems = await budgetViolations(admin.redis as never, ["linerack"], elsewhere.map(hexOf), MAX_REPR);
     assert.deepEqual(problems, []);
   });
 
