@@ -304,10 +304,13 @@ elseif rackAware then
       -- copy (lease '-') if the rack says it is gone.
       represent(now + leaseTtl)
       leaseAsk = 'renew'
+      -- Its newest lease: one it held on another slot before may still be in the fence.
       local fence = redis.call('HGETALL', fenceKey)
       for i = 1, #fence, 2 do
         local token, holder = string.match(fence[i + 1], '^(%d+) (.*)$')
-        if holder == address then leaseSlot, leaseToken = tonumber(fence[i]), tonumber(token) end
+        if holder == address and tonumber(token) > leaseToken then
+          leaseSlot, leaseToken = tonumber(fence[i]), tonumber(token)
+        end
       end
     elseif not seeding and #rackReps < cap then
       leaseAsk = 'claim'

@@ -186,6 +186,27 @@ describe("rack uplink budget", () => {
     assert.deepEqual(await holders(rack), [h1!.ip, h2!.ip]);
   });
 
+  it("a holder whose lease lapsed and came back on another slot renews its newest lease", async () => {
+    const rack = "budget-moved";
+    const [h1, h3] = [1, 3].map((i) => ({ ip: `10.90.9.${i}`, rack }));
+    const twoSlots = { ...ONE_SLOT, slots: 2 };
+    const t = await transfer();
+    assert.equal((await as(t, h3!, {}, twoSlots)).lease?.slot, 1);
+    assert.equal((await as(t, h1!, {}, twoSlots)).lease?.slot, 2);
+    // h1 goes silent, h3 leaves: h1 comes back on slot 1, and t's fence still names it on
+    // slot 2 under its old token (a field written after slot 1's).
+    const [slot, token] = String(await admin.hGet(rackBudgetKeys(rack).holders, h1!.ip)).split(" ");
+    await admin.hSet(rackBudgetKeys(rack).holders, h1!.ip, `${slot} ${token} 1`);
+    await admin.zAdd(rackKey(t, rack, "R"), { score: 1, value: request(h1!).address as Buffer });
+    await as(t, h3!, { event: "stopped" }, twoSlots);
+    const back = await as(t, h1!, {}, twoSlots);
+    assert.deepEqual([back.result.role, back.lease?.slot], ["rep", 1]);
+    for (let i = 0; i < 2; i++) {
+      const renewed = await as(t, h1!, {}, twoSlots);
+      assert.deepEqual([renewed.result.role, renewed.lease?.verdict], ["rep", "held"]);
+    }
+  });
+
   it("a late call carrying a superseded lease changes nothing (fencing)", async () => {
     const rack = "budget-fence";
     const h1 = { ip: "10.90.7.1", rack };
