@@ -202,7 +202,10 @@ describe("p2ptracker command line", () => {
     for (const [label, signal, group] of stops) {
       it(`starts its own redis-server in DATA_DIR and stops it on ${label}`, async () => {
         const port = await freePort();
-        const redisPort = await freePort();
+        // freePort closes the port it found, so a second call can return the same one: the
+        // embedded redis-server would then take the tracker's port (EADDRINUSE).
+        let redisPort = await freePort();
+        while (redisPort === port) redisPort = await freePort();
         const dataDir = mkdtempSync(join(dir, "data-"));
         const tracker = await startServe(
           [],
