@@ -6,11 +6,11 @@ import {
   MAX_REPR_RACK,
   clientRacks,
   fixed2,
-  labErrors,
   leechers,
   mean,
   met,
   missedNote,
+  targetsTable,
   succeeded,
   worst,
   type Done,
@@ -184,11 +184,6 @@ function tables(outcomes: readonly Outcome[]): Table[] {
         ...missedNote(targets),
       ],
     },
-    {
-      title: "Client kind targets (btlab)",
-      columns: ["target", "wanted", "measured", "met"],
-      rows: targets,
-      ...labErrors(outcomes),
-    },
+    targetsTable("Client kind targets (btlab)", targets, outcomes),
   ];
 }

@@ -4,10 +4,10 @@
 import { type Table } from "../bench.js";
 import {
   fixed2,
-  labErrors,
   leechers,
   met,
   missedNote,
+  targetsTable,
   succeeded,
   worst,
   type Done,
@@ -183,11 +183,6 @@ function tables(outcomes: readonly Outcome[]): Table[] {
         ...missedNote(targets),
       ],
     },
-    {
-      title: "Killed representative targets (btlab)",
-      columns: ["target", "wanted", "measured", "met"],
-      rows: targets,
-      ...labErrors(outcomes),
-    },
+    targetsTable("Killed representative targets (btlab)", targets, outcomes),
   ];
 }

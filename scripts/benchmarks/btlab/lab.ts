@@ -210,6 +210,15 @@ export function labErrors(outcomes: readonly Outcome[]): { failed?: string } {
   return errors.length > 0 ? { failed: errors.join("; ") } : {};
 }
 
+/** A scenario's targets as a table: target, wanted, measured, met; failed if a lab run failed. */
+export function targetsTable(
+  title: string,
+  targets: ReadonlyArray<ReadonlyArray<string | number>>,
+  outcomes: readonly Outcome[],
+): Table {
+  return { title, columns: ["target", "wanted", "measured", "met"], rows: targets, ...labErrors(outcomes) };
+}
+
 /** A note naming the targets a table did not meet, if any. */
 export function missedNote(targets: ReadonlyArray<ReadonlyArray<string | number>>): string[] {
   const misses = targets.filter((t) => t[3] === "NOT met").map((t) => t[0]);

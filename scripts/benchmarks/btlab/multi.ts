@@ -8,9 +8,9 @@ import {
   clientRacks,
   fixed2,
   hostCapMbit,
-  labErrors,
   met,
   missedNote,
+  targetsTable,
   succeeded,
   worst,
   type Done,
@@ -136,11 +136,6 @@ function tables(outcomes: readonly Outcome[]): Table[] {
         ...missedNote(targets),
       ],
     },
-    {
-      title: "Concurrent transfer targets (btlab)",
-      columns: ["target", "wanted", "measured", "met"],
-      rows: targets,
-      ...labErrors(outcomes),
-    },
+    targetsTable("Concurrent transfer targets (btlab)", targets, outcomes),
   ];
 }
