@@ -207,6 +207,31 @@ describe("rack uplink budget", () => {
     }
   });
 
+  it("a grant the transfer could not use goes back at once: concurrent first announces leave only its representatives holding slots", async () => {
+    const rack = "budget-spare";
+    const hosts = Array.from({ length: 12 }, (_, i) => ({ ip: `10.90.10.${i + 1}`, rack }));
+    // More slots than a transfer elects (MAX_REPR_RACK 2): every first announce below sees
+    // the rack short of representatives, claims, and is granted a free slot.
+    const sixSlots = { ...ONE_SLOT, maxRepr: 2, slots: 6 };
+    const t = await transfer();
+    const results = await Promise.all(hosts.map((h) => as(t, h, {}, sixSlots)));
+    const reps = results.filter((r) => r.result.role === "rep");
+    assert.equal(reps.length, 2);
+    assert.ok(results.filter((r) => r.lease?.verdict === "granted").length > 2, "the race this test is about happened");
+    assert.deepEqual(
+      await holders(rack),
+      hosts
+        .filter((_, i) => results[i]!.result.role === "rep")
+        .map((h) => h.ip)
+        .sort(),
+    );
+    // The four slots the transfer does not use are free for another transfer at once.
+    const other = await transfer();
+    const others = await Promise.all(hosts.slice(0, 4).map((h) => as(other, h, {}, sixSlots)));
+    assert.equal(others.filter((r) => r.result.role === "rep").length, 2);
+    assert.deepEqual(await budgetViolations(admin as never, [rack], [t, other], 6), []);
+  });
+
   it("a late call carrying a superseded lease changes nothing (fencing)", async () => {
     const rack = "budget-fence";
     const h1 = { ip: "10.90.7.1", rack };

@@ -7,6 +7,7 @@ import {
   type AnnouncePolicy,
   type AnnounceRequest,
   type AnnounceResult,
+  type LeaseAsk,
   type LeasePolicy,
   type LeaseResult,
   type ScriptRunner,
@@ -36,24 +37,30 @@ export async function announceWithBudget(
   const keys = transferKeys(infoHashHex);
   const first = await runAnnounce(redis, keys, request, policy, seed);
   if (!first.active || first.leaseAsk === "") return { result: first };
-  const lease = await runLease(
-    redis,
-    rackBudgetKeys(request.rack),
-    {
-      action: first.leaseAsk,
-      // One lease per host, whatever port its client listens on.
-      host: formatIp(splitCompact(request.address).ip),
-      infoHashHex: infoHashHex.toUpperCase(),
-      priority: first.priority,
-      seeding: request.left === 0n || request.event === "completed",
-      transferReps: first.rackReps,
-      token: first.leaseToken,
-    },
-    policy,
-  );
+  const ask = (action: Exclude<LeaseAsk, "">, transferReps: number) =>
+    runLease(
+      redis,
+      rackBudgetKeys(request.rack),
+      {
+        action,
+        // One lease per host, whatever port its client listens on.
+        host: formatIp(splitCompact(request.address).ip),
+        infoHashHex: infoHashHex.toUpperCase(),
+        priority: first.priority,
+        seeding: request.left === 0n || request.event === "completed",
+        transferReps,
+        token: first.leaseToken,
+      },
+      policy,
+    );
+  const lease = await ask(first.leaseAsk, first.rackReps);
   if (lease.verdict === "granted") {
     const grant = { slot: lease.slot, token: lease.token, expiresAt: lease.expiresAt };
     const second = await runAnnounce(redis, keys, request, policy, seed, grant);
+    // Concurrent first announces may all see a free place and claim; the transfer elects
+    // only as many as it has places. A grant it did not use goes back at once, or it would
+    // keep a slot of the rack from other transfers until the lease expires.
+    if (second.role !== "rep") await ask("release", second.rackReps);
     // The first call's prunes saw the silent representative whose slot this one takes.
     return { result: { ...second, failover: second.elected && (second.failover || first.failover) }, lease };
   }
