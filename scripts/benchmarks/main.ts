@@ -5,11 +5,12 @@ import { BENCH_SOURCE, type BenchContext, type Table, type Workload } from "./be
 import { renderMarkdown, renderText } from "./tables.js";
 import { memory } from "./memory.js";
 import { swarmSize } from "./swarmSize.js";
+import { shapes } from "./shapes.js";
 import { throughput } from "./throughput.js";
 import { btlab } from "./btlab.js";
 
 /** Every workload, in the order a full run takes them. */
-const WORKLOADS: Workload[] = [throughput, swarmSize, memory, btlab];
+const WORKLOADS: Workload[] = [throughput, swarmSize, shapes, memory, btlab];
 
 const USAGE = `usage: scripts/bench [--quick] [--only NAME]
 workloads: ${WORKLOADS.map((w) => `\n  ${w.name.padEnd(12)} ${w.description}`).join("")}`;

@@ -1,5 +1,6 @@
 import { createClient, RESP_TYPES } from "redis";
 import { transferKeys } from "../../src/store/keys.js";
+import { FLAT_LOCATION } from "../../src/racks/location.js";
 import { announceWithBudget } from "../../src/store/rackBudget.js";
 import {
   SCRIPTS,
@@ -70,11 +71,29 @@ function makeHost(index: number, octets: readonly [number, number, number, numbe
 
 /**
  * Host `index` of the racked fleet: rack r = index / hostsPerRack sits in the /24 10.<r/256>.<r%256>.0,
- * hosts numbered from .1 (so at most 65,280 racks of at most 254 hosts).
+ * hosts numbered from .1 (so at most 65,280 racks of at most 254 hosts). Larger racks take
+ * the smallest subnet that holds them (see subnetPrefix), numbered up from 10.0.0.0.
  */
 export function rackedHost(index: number, hostsPerRack = HOSTS_PER_RACK): Host {
   const rack = Math.floor(index / hostsPerRack);
-  return makeHost(index, [10, (rack >> 8) & 255, rack & 255, 1 + (index % hostsPerRack)]);
+  if (hostsPerRack <= 254) return makeHost(index, [10, (rack >> 8) & 255, rack & 255, 1 + (index % hostsPerRack)]);
+  const prefix = subnetPrefix(hostsPerRack);
+  const address = (10 << 24) + rack * 2 ** (32 - prefix) + 1 + (index % hostsPerRack);
+  const octets = [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) & 255) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const host = makeHost(index, octets);
+  const network = (10 << 24) + rack * 2 ** (32 - prefix);
+  const name = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) & 255).join(".");
+  return { ...host, rack: `${name}/${prefix}` };
+}
+
+/** The IPv4 prefix length of the subnet rackedHost puts a rack of this many hosts in (SUBNET_PREFIX_V4). */
+export function subnetPrefix(hostsPerRack: number): number {
+  return hostsPerRack <= 254 ? 24 : 32 - Math.ceil(Math.log2(hostsPerRack + 2));
 }
 
 /** Build server `index`: in its own /24 (10.255.255.0/24), complete at its first announce. */
@@ -106,6 +125,8 @@ export interface SwarmSpec {
   /** Build servers seeding the transfer (origins). */
   readonly origins: number;
   readonly seed: number;
+  /** Flat mode (RACK_AWARE off): every client in the one location "*". */
+  readonly flat?: boolean;
 }
 
 /** A node-redis client with our scripts, in the two views the bench needs. */
@@ -171,7 +192,7 @@ export async function loadSwarm(
       spec.infoHash.toString("hex"),
       {
         address: host.compact,
-        rack: host.rack,
+        rack: spec.flat ? FLAT_LOCATION : host.rack,
         peerId: host.peerId,
         keyHex: Buffer.from(host.keyText, "latin1").toString("hex"),
         event: isOrigin ? "started" : seeder ? "completed" : "started",

@@ -1,5 +1,4 @@
-import { Agent, request } from "node:http";
-import bencode from "bencode";
+import { Agent } from "node:http";
 import {
   ratio,
   startRedis,
@@ -11,7 +10,6 @@ import {
 } from "./bench.js";
 import {
   HOSTS_PER_RACK,
-  PEER_PORT,
   benchInfoHash,
   commandStats,
   connectBenchRedis,
@@ -23,15 +21,13 @@ import {
   type BenchRedis,
   type LoadedPeer,
 } from "./swarmLoad.js";
+import { NUMWANT, announceOnce, announcePath, peersIn } from "./httpAnnounce.js";
 
 /** Long enough that no preloaded peer dies during a run; the cost of a live swarm is measured. */
 const PEER_TTL = 3600;
-const NUMWANT = 50;
 const CONCURRENCY = 16;
 const SEEDER_SHARE = 0.3;
 const ORIGINS = 2;
-/** Hex digits as the percent-encoded bytes they spell (a raw info_hash or peer_id in a query). */
-const percentHex = (hex: string) => hex.replace(/[0-9A-Fa-f]{2}/g, "%$&");
 
 /** What the client and Redis saw over the blocks of one phase for one swarm size. */
 interface Tally {
@@ -69,42 +65,6 @@ interface Swarm {
 }
 
 const ms = (us: number) => (us / 1000).toFixed(2);
-
-/** The periodic announce (no event) of a loaded peer, as its client would send it. */
-function announcePath(infoHashHex: string, peer: LoadedPeer): string {
-  return (
-    `/announce?info_hash=${percentHex(infoHashHex)}&peer_id=${percentHex(peer.host.peerId.toString("hex"))}` +
-    `&port=${PEER_PORT}&uploaded=0&downloaded=${peer.downloaded}&left=${peer.left}` +
-    `&compact=1&numwant=${NUMWANT}&key=${peer.host.keyText}`
-  );
-}
-
-/** One announce over a keep-alive connection; resolves with its latency and the bencoded body. */
-function announceOnce(agent: Agent, port: number, path: string, ip: string): Promise<{ us: number; body: Buffer }> {
-  return new Promise((done, fail) => {
-    const start = process.hrtime.bigint();
-    const req = request({ host: "127.0.0.1", port, path, agent, headers: { "X-Forwarded-For": ip } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => {
-        const us = Number(process.hrtime.bigint() - start) / 1000;
-        if (res.statusCode !== 200) return fail(new Error(`HTTP ${res.statusCode}`));
-        done({ us, body: Buffer.concat(chunks) });
-      });
-      res.on("error", fail);
-    });
-    req.on("error", fail);
-    req.end();
-  });
-}
-
-/** Peers in a compact reply, or -1 for a failure reply. */
-function peersIn(body: Buffer): number {
-  const reply = bencode.decode(body) as Record<string, unknown>;
-  if (reply["failure reason"] !== undefined) return -1;
-  const peers = reply["peers"];
-  return peers instanceof Uint8Array ? peers.length / 6 : 0;
-}
 
 /**
  * Announces `count` times as peers drawn from `pool` (`lanes` at a time, over `agent`)
