@@ -62,7 +62,9 @@ on a change of state), then elects and selects with the lease it was given.
 
 Rack keys: {H}:rack:<rack>:L leechers, :S seeders (zsets by last seen, s); :R representatives
 (zset by the expiry of their lease's copy, s); :F the fence, hash slot -> '<token> <address>'
-of the newest lease this transfer accepted on each of the rack's slots.
+of the newest lease this transfer accepted on each of the rack's slots. A large rack keeps
+its L and S in cells (:L.<c>, :S.<c>, directory :C, and 'cells <rack>' in {H}:info; see
+includes/cells): every cell set stays a small listpack.
 
 Invariants, and why they hold:
   - At most min(maxRepr, slots) live representatives per rack, each holding a lease:
@@ -77,6 +79,9 @@ Invariants, and why they hold:
   - A client that is not a representative only ever gets members of its own rack's L/S
     sets: the outside sets (RL, RS, O) are read only for representatives and origins.
   - A seeder never gets a seeder: seeders draw only from L and RL.
+  - Draws are uniform among the eligible members of the sets drawn from, across cells
+    too: a window of numwant places from a uniform start over the rack's cells in order
+    (includes/sampleCells) gives every member the same chance.
   - Dead peers (not seen for peerTtl) are neither returned nor hold a representative
     slot: draws and the election skip members last seen at or before the cutoff. Pruning
     removes them for good, at most pruneLimit per set and call; the sweep does the rest.
@@ -118,15 +123,19 @@ end
 
 -- @include peerRecord
 -- @include swarmCounters
+-- @include cells
 -- @include removePeer
 -- @include prune
 -- @include splitDraws
 -- @include drawInto
 -- @include sampleUnion
+-- @include sampleCells
 
 local now = tonumber(redis.call('TIME')[1])
 
-local info = redis.call('HMGET', infoKey, 'active', 'seeders', 'leechers', 'first_started', 'first_completed', 'priority')
+local info = redis.call('HMGET', infoKey, 'active', 'seeders', 'leechers', 'first_started', 'first_completed', 'priority',
+  cellsField(resolvedRack))
+knowCells(resolvedRack, info[7])
 local priority = tonumber(info[6]) or 1
 swarmCounters.seeders, swarmCounters.leechers = tonumber(info[2]) or 0, tonumber(info[3]) or 0
 local activated = 0
@@ -146,11 +155,13 @@ end
 local cutoff = now - peerTtl
 local clean = {}
 local repsDropped = {}
-local function pruneAll(key)
+local prunedFrom = {}
+local function pruneAll(key, rack, set)
   if clean[key] ~= nil then return false end
-  local removed, stale, reps = prune(key, cutoff, pruneLimit)
+  local removed, stale, reps = prune(key, cutoff, pruneLimit, rack, set)
   clean[key] = removed < pruneLimit
   repsDropped[key] = reps
+  prunedFrom[key] = removed
   for _, member in ipairs(stale) do
     if member == address then return true end
   end
@@ -170,9 +181,9 @@ if record then
     removePeer(address, record)
     record = nil
   else
-    local ownKey = rackKey(rack, state == 'L' and 'L' or 'S')
-    local otherKey = rackKey(rack, state == 'L' and 'S' or 'L')
-    if pruneAll(ownKey) or pruneAll(otherKey) then
+    local ownSet = state == 'L' and 'L' or 'S'
+    local ownKey = memberKey(rack, ownSet, address)
+    if pruneAll(ownKey, rack, ownSet) then
       record = nil
     elseif not clean[ownKey] then
       local lastSeen = redis.call('ZSCORE', ownKey, address)
@@ -205,11 +216,13 @@ elseif state == 'L' then
   state = 'S'
 end
 local seeding = state ~= 'L'
-local leechersKey = rackKey(rack, 'L')
-local seedersKey = rackKey(rack, 'S')
+-- The set that holds the client is pruned here; a rack in one cell has both its sets
+-- pruned (a member draws from both), the cells of a larger one when drawn from.
+local leechersKey = memberKey(rack, 'L', address)
+local seedersKey = memberKey(rack, 'S', address)
 local rackRepsKey = rackKey(rack, 'R')
-pruneAll(leechersKey)
-pruneAll(seedersKey)
+if seeding or cellsOf(rack) == 1 then pruneAll(seedersKey, rack, 'S') end
+if not seeding or cellsOf(rack) == 1 then pruneAll(leechersKey, rack, 'L') end
 
 -- Counters follow the record: a new record adds one, a change of side moves one.
 local stateChanged = record and previousState ~= state
@@ -218,7 +231,7 @@ if not record then
 elseif stateChanged then
   addToCounter(seeding and 'leechers' or 'seeders', -1)
   addToCounter(seeding and 'seeders' or 'leechers', 1)
-  redis.call('ZREM', seeding and leechersKey or seedersKey, address)
+  cellRemove(rack, seeding and 'L' or 'S', address)
   if previousState == 'O' then redis.call('ZREM', originsKey, address) end
 end
 if state == 'S' and (stateChanged or not record) then
@@ -237,7 +250,10 @@ if event == 'started' then
   end
 end
 
-redis.call('ZADD', seeding and seedersKey or leechersKey, now, address)
+cellAdd(rack, seeding and 'S' or 'L', address, now)
+-- An added member may have split a cell, the client's own among them.
+leechersKey = memberKey(rack, 'L', address)
+seedersKey = memberKey(rack, 'S', address)
 if not record then redis.call('SADD', racksKey, rack) end
 -- The last event and its time carry over periodic announces (no event).
 local EVENT_LETTERS = { [''] = '-', started = 's', completed = 'c', paused = 'p' }
@@ -371,17 +387,39 @@ end
 -- Outside picks are other racks' representatives and origins. An origin of the client's own
 -- rack is in the O set and in the rack's S set: one drawn from O is held back from S, so no
 -- reply names it twice. Only leeching representatives draw both (a few per rack).
-local mates = seeding and { leechersKey } or { leechersKey, seedersKey }
-local selfHeld = { [seeding and seedersKey or leechersKey] = 1 }
-if role ~= 'member' and not seeding and #selected > 0 then
-  for i, score in ipairs(redis.call('ZMSCORE', seedersKey, unpack(selected))) do
-    if score and tonumber(score) > cutoff then
-      exclude[selected[i]] = true
-      selfHeld[seedersKey] = (selfHeld[seedersKey] or 0) + 1
+local fromOutside = role ~= 'member' and not seeding and #selected > 0
+if cellsOf(rack) == 1 then
+  local mates = seeding and { leechersKey } or { leechersKey, seedersKey }
+  local selfHeld = { [seeding and seedersKey or leechersKey] = 1 }
+  if fromOutside then
+    for i, score in ipairs(redis.call('ZMSCORE', seedersKey, unpack(selected))) do
+      if score and tonumber(score) > cutoff then
+        exclude[selected[i]] = true
+        selfHeld[seedersKey] = (selfHeld[seedersKey] or 0) + 1
+      end
     end
   end
+  sampleUnion(selected, mates, numwant - #selected, exclude, cutoff, clean, selfHeld)
+else
+  local outsidePicks = fromOutside and { unpack(selected) } or {}
+  for _, pick in ipairs(outsidePicks) do exclude[pick] = true end
+  local function heldIn(key, set)
+    if set ~= 'S' or #outsidePicks == 0 then return 0 end
+    local held = 0
+    for _, score in ipairs(redis.call('ZMSCORE', key, unpack(outsidePicks))) do
+      if score and tonumber(score) > cutoff then held = held + 1 end
+    end
+    return held
+  end
+  local function pruneSet(key, setRack, set)
+    local fresh = clean[key] == nil
+    pruneAll(key, setRack, set)
+    return fresh and prunedFrom[key] > 0
+  end
+  local ownSet = seeding and 'S' or 'L'
+  sampleCells(selected, rack, seeding and { 'L' } or { 'L', 'S' }, numwant - #selected, exclude, cutoff, clean,
+    { cell = cellOf(address, cellsOf(rack)), set = ownSet }, pruneSet, heldIn)
 end
-sampleUnion(selected, mates, numwant - #selected, exclude, cutoff, clean, selfHeld)
 
 -- IPv4 peers are 6 bytes and IPv6 ones 18, so the packed length tells whether any IPv6
 -- peer needs sorting out.

@@ -14,7 +14,8 @@ KEYS[7] torrentKey       {H}:torrent
 KEYS[8] archivesKey      archives:{H}  zset: this transfer's archive stamps, by deactivation time (s);
                          outside {H}:* (which names only a live transfer), in the same slot
 
-ARGV[1] rackPrefix     '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R|F)
+ARGV[1] rackPrefix     '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R|F|C, and the
+                       cells L.<c>|S.<c> its directory C names; see includes/cells)
 ARGV[2] archivePrefix  'archive:'
 ARGV[3] archiveTtl     seconds the archived keys live
 
@@ -56,8 +57,15 @@ end
 redis.call('HSET', infoKey, 'active', '0', 'deregistered', now)
 local keys = { infoKey, peersKey, repsLeechingKey, repsSeedingKey, originsKey, torrentKey }
 for _, rack in ipairs(redis.call('SMEMBERS', racksKey)) do
-  for _, set in ipairs({ 'L', 'S', 'R', 'F' }) do
-    keys[#keys + 1] = rackPrefix .. rack .. ':' .. set
+  local rackKey = rackPrefix .. rack .. ':'
+  for _, set in ipairs({ 'L', 'S', 'R', 'F', 'C' }) do
+    keys[#keys + 1] = rackKey .. set
+  end
+  -- Cells 1 .. n-1 of a rack kept in cells (includes/cells).
+  local cells = string.match(redis.call('HGET', infoKey, 'cells ' .. rack) or '', '^(%d+)')
+  for c = 1, (tonumber(cells) or 1) - 1 do
+    keys[#keys + 1] = rackKey .. 'L.' .. c
+    keys[#keys + 1] = rackKey .. 'S.' .. c
   end
 end
 keys[#keys + 1] = racksKey

@@ -9,7 +9,8 @@ KEYS[4] repsLeechingKey  {H}:RL
 KEYS[5] repsSeedingKey   {H}:RS
 KEYS[6] originsKey       {H}:O
 
-ARGV[1] rackPrefix  '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R|F)
+ARGV[1] rackPrefix  '{H}:rack:' (rack keys are <rackPrefix><rack>:L|S|R|F|C, and the cells
+                    L.<c>|S.<c> of a rack the directory C names; see includes/cells)
 ARGV[2] peerTtl     seconds without an announce after which a peer is dropped
 ARGV[3] limit       most peers dropped by this call (bounds the time Redis is busy)
 
@@ -35,6 +36,7 @@ end
 
 -- @include peerRecord
 -- @include swarmCounters
+-- @include cells
 -- @include removePeer
 -- @include prune
 
@@ -42,11 +44,19 @@ local cutoff = tonumber(redis.call('TIME')[1]) - peerTtl
 local removed = 0
 for _, rack in ipairs(redis.call('SMEMBERS', racksKey)) do
   if removed >= limit then break end
-  removed = removed + prune(rackKey(rack, 'L'), cutoff, limit - removed)
-  removed = removed + prune(rackKey(rack, 'S'), cutoff, limit - removed)
-  if redis.call('EXISTS', rackKey(rack, 'L'), rackKey(rack, 'S')) == 0 then
+  local members = 0
+  for c = 0, cellsOf(rack) - 1 do
+    for _, set in ipairs({ 'L', 'S' }) do
+      local key = cellKey(rack, set, c)
+      if removed < limit then removed = removed + prune(key, cutoff, limit - removed, rack, set) end
+      members = members + redis.call('ZCARD', key)
+    end
+  end
+  -- A rack left empty goes, its cells with it; cells never merge while it has members.
+  if members == 0 then
     redis.call('SREM', racksKey, rack)
-    redis.call('DEL', rackKey(rack, 'R'), rackKey(rack, 'F'))
+    redis.call('DEL', rackKey(rack, 'R'), rackKey(rack, 'F'), rackKey(rack, 'C'))
+    redis.call('HDEL', infoKey, cellsField(rack))
   end
 end
 for _, key in ipairs({ repsLeechingKey, repsSeedingKey, originsKey }) do

@@ -1,7 +1,8 @@
 -- Appends `count` members of sorted set `key` to `out`, chosen uniformly at random among
 -- its eligible members: not in `exclude` and, when `cutoff` is given, last seen after it.
 -- The set holds `size` members of which `held` are excluded or dead (so it has at least
--- `count` eligible ones). Scores are fetched only when liveness is checked.
+-- `count` eligible ones). Scores are fetched only when liveness is checked. The draw
+-- (or the whole set) gives the candidates; a random `count` of them is kept.
 local function drawInto(out, key, count, size, held, exclude, cutoff)
   if count <= 0 then return end
   local wanted = count + held
@@ -17,17 +18,20 @@ local function drawInto(out, key, count, size, held, exclude, cutoff)
       end
     end
   end
-  if wanted >= size then
-    -- The draw would be the whole set: read it instead.
+  if 3 * wanted > size then
+    -- A draw of more than a third of the set: read it whole instead. ZRANDMEMBER would copy
+    -- the set into a dictionary to remove members from (its own cut-off is 3x), which
+    -- costs several times a plain read of a small set.
     consider(cutoff and redis.call('ZRANGE', key, 0, -1, 'WITHSCORES') or redis.call('ZRANGE', key, 0, -1))
   else
     consider(cutoff and redis.call('ZRANDMEMBER', key, wanted, 'WITHSCORES') or redis.call('ZRANDMEMBER', key, wanted))
   end
-  -- At most `held` candidates too many: drop that many, each uniformly at random, which
-  -- leaves a uniformly random `count` of them.
-  for last = n, first + count, -1 do
-    local j = math.random(first, last)
-    out[j] = out[last]
-    out[last] = nil
+  -- Keep a uniformly random `count` of the candidates (a partial Fisher-Yates shuffle).
+  if n - first + 1 > count then
+    for i = first, first + count - 1 do
+      local j = math.random(i, n)
+      out[i], out[j] = out[j], out[i]
+    end
+    for i = n, first + count, -1 do out[i] = nil end
   end
 end

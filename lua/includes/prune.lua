@@ -1,8 +1,9 @@
 -- Removes up to `limit` members of a last-seen sorted set not seen since `cutoff`
 -- (seconds), together with their records. Returns how many it removed, which, and how
--- many of them were representatives.
--- Needs: peersKey, removePeer.
-local function prune(key, cutoff, limit)
+-- many of them were representatives. For a rack's set, `rack` and `set` name it, so that a
+-- member without a record leaves its cell's count too.
+-- Needs: peersKey, removePeer, cellRemove.
+local function prune(key, cutoff, limit, rack, set)
   -- Nearly always nothing is stale, and counting is far cheaper than a ranged read.
   if redis.call('ZCOUNT', key, '-inf', cutoff) == 0 then return 0, {}, 0 end
   local stale = redis.call('ZRANGEBYSCORE', key, '-inf', cutoff, 'LIMIT', 0, limit)
@@ -11,6 +12,8 @@ local function prune(key, cutoff, limit)
     local record = redis.call('HGET', peersKey, address)
     if record then
       if removePeer(address, record) then reps = reps + 1 end
+    elseif rack then
+      cellRemove(rack, set, address)
     else
       redis.call('ZREM', key, address)
     end

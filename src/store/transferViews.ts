@@ -9,6 +9,7 @@ import { PRIORITIES, type Priority } from "./scripts.js";
 import { addressText, parsePeerRecord, peerProgress, type PeerRecord } from "./peerRecords.js";
 import type { TrackerRedis } from "./redis.js";
 import { readTogether, type ReadTarget } from "./readTogether.js";
+import { cellCount, cellOf, cellSetKey, cellsField } from "./cells.js";
 
 /** A live transfer, or one archive of it. */
 export interface TransferLocation {
@@ -134,31 +135,38 @@ async function readRacks(redis: TrackerRedis, location: TransferLocation, cutoff
   const { keys } = location;
   const racks = (await redis.sMembers(keys.racks)).map(String).sort();
   const waits = location.archive === undefined;
+  const cells = await rackCells(redis, keys, racks);
+  type Scored = Array<{ value: Buffer; score: number }>;
+  const live = (key: string, after: number) => (r: ReadTarget) => r.zRangeByScoreWithScores(key, `(${after}`, "+inf");
   const replies = (await readTogether(redis, [
-    ...racks.flatMap((rack) =>
-      ["L", "S", "R"].map(
-        (set) => (r: ReadTarget) =>
-          r.zRangeByScoreWithScores(`${keys.rackPrefix}${rack}:${set}`, `(${set === "R" ? now : cutoff}`, "+inf"),
-      ),
-    ),
+    ...racks.map((rack) => live(`${keys.rackPrefix}${rack}:R`, now)),
     ...(waits
       ? racks.map((rack) => (r: ReadTarget) => r.hGet(rackBudgetKeys(rack).waiting, location.infoHashHex))
       : []),
+    ...racks.flatMap((rack, i) =>
+      Array.from({ length: cells[i]! }, (_, c) =>
+        (["L", "S"] as const).map((set) => live(cellSetKey(keys.rackPrefix, rack, set, c), cutoff)),
+      ).flat(),
+    ),
   ])) as unknown[];
-  const sets = replies as Array<Array<{ value: Buffer; score: number }>>;
-  const members = racks.map((rack, i) => ({
-    rack,
-    peers: [...sets[3 * i]!, ...sets[3 * i + 1]!],
-    reps: sets[3 * i + 2]!,
-    waitingSince: waits ? waitingSince(replies[3 * racks.length + i], now, now - cutoff) : null,
-  }));
+  let at = racks.length * (waits ? 2 : 1);
+  const members = racks.map((rack, i) => {
+    const peers = (replies.slice(at, at + 2 * cells[i]!) as Scored[]).flat();
+    at += 2 * cells[i]!;
+    return {
+      rack,
+      peers,
+      reps: replies[i] as Scored,
+      waitingSince: waits ? waitingSince(replies[racks.length + i], now, now - cutoff) : null,
+    };
+  });
   const addresses = members.flatMap((m) => m.peers.map((p) => p.value));
   const records = addresses.length > 0 ? await redis.hmGet(keys.peers, addresses) : [];
   const byAddress = new Map<string, LivePeer>();
-  let at = 0;
+  let next = 0;
   for (const m of members) {
     for (const p of m.peers) {
-      const raw = records[at++];
+      const raw = records[next++];
       const record = raw ? parsePeerRecord(raw as Buffer) : undefined;
       if (record) byAddress.set(p.value.toString("latin1"), { address: p.value, record, lastSeen: p.score });
     }
@@ -269,6 +277,15 @@ export interface PeerView {
 
 const STATES = { L: "leecher", S: "seeder", O: "origin" } as const;
 
+/** How many cells each rack's sets are kept in (lua/includes/cells.lua). */
+async function rackCells(redis: TrackerRedis, keys: TransferKeys, racks: readonly string[]): Promise<number[]> {
+  const counts = (await readTogether(
+    redis,
+    racks.map((rack) => (r: ReadTarget) => r.hGet(keys.info, cellsField(rack))),
+  )) as unknown[];
+  return counts.map(cellCount);
+}
+
 /** A page of a transfer's peers; follow `next` (a Redis HSCAN cursor) until it is null. */
 export async function peerPage(
   redis: TrackerRedis,
@@ -285,10 +302,22 @@ export async function peerPage(
     const record = parsePeerRecord(value as Buffer);
     return record ? [{ address: field as Buffer, record }] : [];
   });
+  const racks = [...new Set(entries.map((e) => e.record.rack))];
+  const cells = new Map<string, number>();
+  (await rackCells(redis, keys, racks)).forEach((n, i) => cells.set(racks[i]!, n));
   const scores = (await readTogether(
     redis,
     entries.flatMap(({ address, record }) => [
-      (r) => r.zScore(`${keys.rackPrefix}${record.rack}:${record.state === "L" ? "L" : "S"}`, address),
+      (r) =>
+        r.zScore(
+          cellSetKey(
+            keys.rackPrefix,
+            record.rack,
+            record.state === "L" ? "L" : "S",
+            cellOf(address, cells.get(record.rack)!),
+          ),
+          address,
+        ),
       (r) => r.zScore(`${keys.rackPrefix}${record.rack}:R`, address),
     ]),
   )) as Array<number | null>;
