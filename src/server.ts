@@ -31,6 +31,7 @@ import { loadAdminToken, requireToken } from "./http/api/auth.js";
 import { parseListenAddress } from "./config/config.js";
 import { startSweeper } from "./store/sweeper.js";
 import { createTracker, type TrackerStore } from "./tracker.js";
+import { createHttpTracker } from "./http/trackerQueries.js";
 import { TrackerMetrics } from "./observe/metrics.js";
 import { GLOBAL_KEYS } from "./store/keys.js";
 import { packageVersion } from "./wire/torrentMake.js";
@@ -148,7 +149,12 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       if (forced.includes(true)) log.warn(`requests still open after ${config.SHUTDOWN_TIMEOUT_MS} ms were cut`);
     });
     const server = await listen(
-      createApp(tracker, apiAddress ? "elsewhere" : api, readiness, apiAddress ? observe : withMetrics).fetch,
+      createApp(
+        createHttpTracker(tracker, config),
+        apiAddress ? "elsewhere" : api,
+        readiness,
+        apiAddress ? observe : withMetrics,
+      ).fetch,
       config.HOST,
       config.PORT,
       config,
