@@ -32,6 +32,8 @@ import { parseListenAddress } from "./config/config.js";
 import { startSweeper } from "./store/sweeper.js";
 import { createTracker, type TrackerStore } from "./tracker.js";
 import { createHttpTracker } from "./http/trackerQueries.js";
+import { startUdp } from "./udp/server.js";
+import { udpSecret } from "./store/udpSecret.js";
 import { TrackerMetrics } from "./observe/metrics.js";
 import { GLOBAL_KEYS } from "./store/keys.js";
 import { packageVersion } from "./wire/torrentMake.js";
@@ -45,6 +47,8 @@ const STORE_METHODS = ["announce", "lease", "seen", "sAdd", "zAdd", "zRange", "h
 /** A running tracker: its HTTP port and how to stop everything it started. */
 export interface RunningTracker {
   readonly port: number;
+  /** The UDP front end's port (BEP 15), when UDP_PORT turns it on. */
+  readonly udpPort: number | undefined;
   /** The API's port: the announce port unless API_LISTEN moves it. */
   readonly apiPort: number;
   /** What /readyz reports; draining starts here. */
@@ -89,7 +93,7 @@ async function buildRackChain(config: Config, store: RackCacheStore, metrics: Tr
   return { chain, stop: () => stops.forEach((stop) => stop()) };
 }
 
-/** Starts Redis (when embedded), loads the scripts, and serves HTTP until close(). */
+/** Starts Redis (when embedded), loads the scripts, and serves HTTP (and UDP with UDP_PORT) until close(). */
 export async function startTracker(config: Config): Promise<RunningTracker> {
   log.debugEnabled = config.DEBUG;
   const metrics = new TrackerMetrics(packageVersion());
@@ -176,6 +180,14 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       log.info(`p2ptracker API on http://${config.API_LISTEN}/api/v1`);
     }
     log.info(`p2ptracker listening on http://${config.HOST}:${port}/announce (redis ${connection.describe})`);
+    let udpPort: number | undefined;
+    if (config.UDP_PORT !== undefined) {
+      const secret = await udpSecret(redis as never, config.UDP_SECRET);
+      const udp = await startUdp({ tracker, config, metrics, secret }, config.UDP_HOSTS, config.UDP_PORT);
+      // Closed before Redis (cleanups run last first): answers in flight still reach their clients.
+      cleanups.push(() => udp.close(config.SHUTDOWN_TIMEOUT_MS));
+      udpPort = udp.port;
+    }
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
@@ -184,6 +196,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       })());
     return {
       port,
+      udpPort,
       apiPort,
       readiness,
       async drain() {
