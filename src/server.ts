@@ -183,7 +183,20 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     let udpPort: number | undefined;
     if (config.UDP_PORT !== undefined) {
       const secret = await udpSecret(redis as never, config.UDP_SECRET);
-      const udp = await startUdp({ tracker, config, metrics, secret }, config.UDP_HOSTS, config.UDP_PORT);
+      // The same announce path over a store whose script calls linger for UDP_LINGER_MS: a
+      // datagram comes alone, and a Redis write and a wake-up per announce would cost more
+      // than the announce (see the README's Performance section).
+      const udpStore = withDeadlines(
+        {
+          ...wrapMethods(client, STORE_METHODS),
+          ...batchedWhileBusy(client, ["announce", "lease"], metrics.countBatch, config.UDP_LINGER_MS),
+        },
+        config.REDIS_TIMEOUT_MS,
+        STORE_METHODS,
+        metrics.countRedisFailure,
+      );
+      const udpTracker = createTracker({ config, redis: udpStore, racks: racks.chain, metrics });
+      const udp = await startUdp({ tracker: udpTracker, config, metrics, secret }, config.UDP_HOSTS, config.UDP_PORT);
       // Closed before Redis (cleanups run last first): answers in flight still reach their clients.
       cleanups.push(() => udp.close(config.SHUTDOWN_TIMEOUT_MS));
       udpPort = udp.port;

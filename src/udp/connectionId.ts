@@ -15,6 +15,10 @@ export const BUCKET_SECONDS = 120;
 export interface ConnectionIds {
   issue(ip: IpBytes, port: number): Buffer;
   verify(id: Uint8Array, ip: IpBytes, port: number): boolean;
+  /** The ids valid now for a client (this bucket's, then the previous one's), and the bucket they belong to. */
+  valid(ip: IpBytes, port: number): { bucket: number; ids: [Buffer, Buffer] };
+  /** The current bucket. */
+  bucket(): number;
 }
 
 export function connectionIds(secret: Uint8Array, now: () => number = Date.now): ConnectionIds {
@@ -30,6 +34,11 @@ export function connectionIds(secret: Uint8Array, now: () => number = Date.now):
   };
   const bucketNow = () => Math.floor(now() / 1000 / BUCKET_SECONDS);
   return {
+    bucket: bucketNow,
+    valid(ip, port) {
+      const bucket = bucketNow();
+      return { bucket, ids: [Buffer.from(sign(bucket, ip, port)), Buffer.from(sign(bucket - 1, ip, port))] };
+    },
     issue: (ip, port) => sign(bucketNow(), ip, port),
     verify(id, ip, port) {
       if (id.length !== 8) return false;

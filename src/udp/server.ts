@@ -24,6 +24,7 @@ import {
   type UdpRequest,
 } from "./codec.js";
 import { connectionIds } from "./connectionId.js";
+import { sourceCache } from "./sources.js";
 
 /** What the UDP front end needs from the rest of the tracker. */
 export interface UdpDeps {
@@ -46,10 +47,20 @@ const BAD_CONNECTION_ID = "connection id unknown or expired: connect again";
 /** The kernel's receive queue per socket: room for a burst while the event loop is busy. */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/** dgram's `lookup` for addresses that are IP literals already: answers at once. */
+function literalAddress(
+  address: string,
+  family: unknown,
+  callback: (error: Error | null, address: string, family: number) => void,
+): void {
+  callback(null, address, family === 6 ? 6 : 4);
+}
+
 /** Binds a socket on each of `hosts` (UDP_HOSTS), all on one port, and serves them. */
 export async function startUdp(deps: UdpDeps, hosts: readonly string[], port: number): Promise<UdpServer> {
   const { tracker, config, metrics } = deps;
   const ids = connectionIds(deps.secret);
+  const sources = sourceCache(ids);
   const logFailure = throttledLog((message) => log.error(message), 10_000);
   const sockets: Socket[] = [];
   let inFlight = 0;
@@ -87,33 +98,34 @@ export async function startUdp(deps: UdpDeps, hosts: readonly string[], port: nu
       return;
     }
     if (request === undefined) return count("unknown", "dropped");
-    const source = parseIp(from.address);
+    const source = sources.ip(from.address, from.port);
     if (source === undefined) return count(request.action, "dropped");
     if (request.action === "connect") {
       count("connect", "answered");
       return send(socket, encodeConnect(request.transactionId, ids.issue(source, from.port)), from);
     }
-    if (!ids.verify(request.connectionId, source, from.port)) {
+    if (!sources.accepts(request.connectionId, from.address, from.port)) {
       const event = request.action === "announce" ? request.params.event : undefined;
       tracker.rejected(request.action, new ClientError(BAD_CONNECTION_ID), arrival, event);
       count(request.action, "error");
       return send(socket, encodeError(request.transactionId, BAD_CONNECTION_ID), from);
     }
     inFlight++;
-    answer(request, source, from, arrival)
-      .then(
-        (reply) => {
-          count(request.action, "answered");
-          send(socket, reply, from);
-        },
-        (error: unknown) => {
-          count(request.action, "error");
-          send(socket, encodeError(request.transactionId, errorText(error, request.action)), from);
-        },
-      )
-      .finally(() => {
-        if (--inFlight === 0) settled?.();
-      });
+    const done = () => {
+      if (--inFlight === 0) settled?.();
+    };
+    answer(request, source, from, arrival).then(
+      (reply) => {
+        count(request.action, "answered");
+        send(socket, reply, from);
+        done();
+      },
+      (error: unknown) => {
+        count(request.action, "error");
+        send(socket, encodeError(request.transactionId, errorText(error, request.action)), from);
+        done();
+      },
+    );
   }
 
   async function answer(
@@ -139,6 +151,9 @@ export async function startUdp(deps: UdpDeps, hosts: readonly string[], port: nu
         type: ipv6 ? "udp6" : "udp4",
         ...(ipv6 ? { ipv6Only: true } : {}),
         recvBufferSize: RECEIVE_BUFFER_BYTES,
+        // Replies go to the address a request came from, always an IP literal: no DNS
+        // look-up (dgram's default defers every send by a tick to ask it).
+        lookup: literalAddress,
       });
       sockets.push(socket);
       await new Promise<void>((done, fail) => {
