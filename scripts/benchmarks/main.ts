@@ -7,9 +7,10 @@ import { memory } from "./memory.js";
 import { swarmSize } from "./swarmSize.js";
 import { throughput } from "./throughput.js";
 import { btlab } from "./btlab.js";
+import { udp } from "./udp.js";
 
 /** Every workload, in the order a full run takes them. */
-const WORKLOADS: Workload[] = [throughput, swarmSize, memory, btlab];
+const WORKLOADS: Workload[] = [throughput, swarmSize, memory, udp, btlab];
 
 const USAGE = `usage: scripts/bench [--quick] [--only NAME]
 workloads: ${WORKLOADS.map((w) => `\n  ${w.name.padEnd(12)} ${w.description}`).join("")}`;
