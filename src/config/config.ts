@@ -92,7 +92,7 @@ const SETTINGS = {
   PORT: { schema: int(1, 65535), default: "6969" },
   UDP_PORT: { schema: optionalText.pipe(z.union([z.undefined(), int(0, 65535)])), default: "" },
   UDP_HOSTS: { schema: addressList, default: "" },
-  UDP_LINGER_MS: { schema: int(0, 100), default: "2" },
+  UDP_LINGER_MS: { schema: int(0, 100), default: "5" },
   UDP_SECRET: {
     schema: optionalText.refine((v) => v === undefined || v.length >= 16, "expected at least 16 characters"),
     default: "",
