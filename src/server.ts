@@ -196,7 +196,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
         metrics.countRedisFailure,
       );
       const udpTracker = createTracker({ config, redis: udpStore, racks: racks.chain, metrics });
-      const udp = await startUdp({ tracker: udpTracker, config, metrics, secret }, config.UDP_HOSTS, config.UDP_PORT);
+      const udp = await startUdp({ tracker: udpTracker, config, metrics, secret }, udpHosts(config), config.UDP_PORT);
       // Closed before Redis (cleanups run last first): answers in flight still reach their clients.
       cleanups.push(() => udp.close(config.SHUTDOWN_TIMEOUT_MS));
       udpPort = udp.port;
@@ -232,6 +232,11 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     await embedded?.stop();
     throw error;
   }
+}
+
+/** Where the UDP front end listens: UDP_HOSTS, or the HTTP server's HOST when that is unset. */
+function udpHosts(config: Config): string[] {
+  return config.UDP_HOSTS.length > 0 ? config.UDP_HOSTS : [config.HOST];
 }
 
 function listen(

@@ -348,6 +348,31 @@ describe("UDP replicas on one Redis", () => {
     }
   });
 
+  it("while Redis is down an announce gets the storage error packet; it works again once Redis is back", async () => {
+    const tracker = await startTestTracker(redis, { UDP_PORT: "0", AUTO_ACTIVATE: "true", REDIS_TIMEOUT_MS: "300" });
+    trackers.push(tracker);
+    const udp = await UdpClient.open("127.0.0.1", tracker.udpPort!);
+    try {
+      const connectionId = await udp.connect();
+      const infoHash = randomInfoHash();
+      const packet = (transactionId: number) =>
+        announcePacket({ connectionId, transactionId, infoHash, port: 7701, event: 2 });
+      await redis.stopServer();
+      const down = await udp.ask(packet(21));
+      assert.equal(down.action, 3);
+      assert.equal((down as { message: string }).message, "tracker storage unavailable, retry later");
+      await redis.startServer();
+      let reply: Reply = down;
+      for (let i = 0; i < 50 && reply.action !== 1; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        reply = await udp.ask(packet(22 + i));
+      }
+      assert.equal(reply.action, 1, `answered again: ${JSON.stringify(reply)}`);
+    } finally {
+      udp.close();
+    }
+  });
+
   it("close() closes the UDP socket: no more answers, and the port is free again", async () => {
     const tracker = await startTestTracker(redis, { UDP_PORT: "0" });
     const port = tracker.udpPort!;

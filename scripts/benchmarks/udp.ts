@@ -55,13 +55,11 @@ export const udp: Workload = {
       name: replicas === 1 ? "p2ptracker" : `p2ptracker ×${replicas}`,
       async start() {
         await admin.flushAll();
-        const trackers: Started[] = [];
-        const ports: number[] = [];
-        for (let i = 0; i < replicas; i++) {
-          const port = await freePort();
-          ports.push(port);
-          trackers.push(
-            await startTracker(`redis://127.0.0.1:${redis.port}`, {
+        const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
+        // Started together: a replica takes seconds to boot on a slow machine.
+        const trackers: Started[] = await Promise.all(
+          ports.map((port) =>
+            startTracker(`redis://127.0.0.1:${redis.port}`, {
               UDP_PORT: String(port),
               AUTO_ACTIVATE: "true",
               // Racks come from the announce's ip field, as the HTTP workload's come from X-Forwarded-For.
@@ -70,8 +68,8 @@ export const udp: Workload = {
               // given transfer far less often than every REP_INTERVAL; leases live as long as peers.
               LEASE_TTL: String(PEER_TTL),
             }),
-          );
-        }
+          ),
+        );
         return {
           ports,
           pids: trackers.map((t) => t.child.pid!),

@@ -182,9 +182,7 @@ type Parsed = { [K in keyof Settings]: z.output<Settings[K]["schema"]> };
 
 /** The validated, frozen configuration. Derived values are filled in. */
 export type Config = Readonly<
-  Omit<Parsed, "MIN_INTERVAL" | "PEER_TTL" | "RACK_UPLINK_SLOTS" | "REP_INTERVAL" | "LEASE_TTL" | "UDP_HOSTS"> & {
-    /** Where the UDP front end listens (with UDP_PORT): UDP_HOSTS, or HOST when that is unset. */
-    UDP_HOSTS: string[];
+  Omit<Parsed, "MIN_INTERVAL" | "PEER_TTL" | "RACK_UPLINK_SLOTS" | "REP_INTERVAL" | "LEASE_TTL"> & {
     MIN_INTERVAL: number;
     PEER_TTL: number;
     RACK_UPLINK_SLOTS: number;
@@ -297,7 +295,6 @@ export function parseSettings(layers: readonly RawSettings[]): Config {
     RACK_UPLINK_SLOTS: p.RACK_UPLINK_SLOTS ?? p.MAX_REPR_RACK,
     REP_INTERVAL: repInterval,
     LEASE_TTL: leaseTtl,
-    UDP_HOSTS: p.UDP_HOSTS.length > 0 ? p.UDP_HOSTS : [p.HOST],
     EMBEDDED_REDIS:
       p.REDIS_URL === undefined &&
       p.REDISHOST === undefined &&

@@ -21,6 +21,7 @@ export interface ConnectionIds {
   bucket(): number;
 }
 
+/** Connection ids signed with `secret`, on the clock `now` (milliseconds). */
 export function connectionIds(secret: Uint8Array, now: () => number = Date.now): ConnectionIds {
   const input = Buffer.alloc(4 + 2 + 16);
   const sign = (bucket: number, ip: IpBytes, port: number) => {
