@@ -247,6 +247,27 @@ describe("UDP tracker (BEP 15)", () => {
     assert.equal((await stateOf(infoHash)).info.leechers, "1", "the good announce is stored");
   });
 
+  it("answers 600 random packets (random lengths, actions and fields, half with a valid connection id) without failing", async () => {
+    const id = await client.connect();
+    for (let i = 0; i < 600; i++) {
+      const length = [16, 98, 36, 1496, 1497][i % 5]! + (i % 3) - 1;
+      const packet = randomBytes(Math.max(0, length));
+      if (packet.length >= 16) {
+        packet.writeInt32BE(i % 7 === 6 ? packet.readInt32BE(8) : i % 4, 8);
+        if (i % 2 === 0) id.copy(packet, 0);
+      }
+      const raw = await client.raw(packet, 1000);
+      if (packet.length < 16) {
+        assert.equal(raw, undefined, `a ${packet.length}-byte packet is dropped`);
+        continue;
+      }
+      assert.ok(raw !== undefined, `packet ${i} (${packet.length} bytes) got a reply`);
+      assert.equal(raw.readUInt32BE(4), packet.readUInt32BE(12), `packet ${i}: its transaction id echoed`);
+      assert.ok([0, 1, 2, 3].includes(raw.readUInt32BE(0)), `packet ${i}: a BEP 15 action`);
+    }
+    assert.equal((await client.ask(connectPacket(99))).action, 0, "still serving");
+  });
+
   it("counts UDP packets by action and reply, and UDP announces by front end", async () => {
     const metrics = await scrapeMetrics(f.tracker.url);
     assert.ok(metrics.value("p2ptracker_udp_packets_total", { action: "connect", reply: "answered" }) > 0);

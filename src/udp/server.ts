@@ -70,7 +70,13 @@ export async function startUdp(deps: UdpDeps, hosts: readonly string[], port: nu
 
   const count = (action: UdpAction, reply: UdpReply) => metrics.udpPackets[action][reply].inc();
   const send = (socket: Socket, packet: Buffer, to: RemoteInfo) => {
-    if (!closed) socket.send(packet, to.port, to.address);
+    if (closed) return;
+    try {
+      socket.send(packet, to.port, to.address);
+    } catch (error) {
+      // A source no reply can go to (port 0, in a forged packet) must not take the process down.
+      logFailure(`udp reply to ${to.address}:${to.port}: ${(error as Error).message}`);
+    }
   };
   /** The address an announce is stored under: the packet's source, or its `ip` field where ACCEPT_IP_PARAM allows. */
   const clientIp = (source: IpBytes, claimed: string | undefined): IpBytes => {
@@ -91,7 +97,11 @@ export async function startUdp(deps: UdpDeps, hosts: readonly string[], port: nu
     try {
       request = decodeRequest(packet);
     } catch (error) {
-      const e = error as PacketError;
+      if (!(error instanceof PacketError)) {
+        logFailure(`udp packet of ${packet.length} bytes: ${(error as Error).message}`);
+        return count("unknown", "dropped");
+      }
+      const e = error;
       if (e.action === "announce" || e.action === "scrape") tracker.rejected(e.action, e, arrival);
       count(e.action, "error");
       send(socket, encodeError(e.transactionId, e.message), from);
