@@ -31,6 +31,9 @@ import { loadAdminToken, requireToken } from "./http/api/auth.js";
 import { parseListenAddress } from "./config/config.js";
 import { startSweeper } from "./store/sweeper.js";
 import { createTracker, type TrackerStore } from "./tracker.js";
+import { createHttpTracker } from "./http/trackerQueries.js";
+import { startUdp } from "./udp/server.js";
+import { udpSecret } from "./store/udpSecret.js";
 import { TrackerMetrics } from "./observe/metrics.js";
 import { GLOBAL_KEYS } from "./store/keys.js";
 import { packageVersion } from "./wire/torrentMake.js";
@@ -44,6 +47,8 @@ const STORE_METHODS = ["announce", "lease", "seen", "sAdd", "zAdd", "zRange", "h
 /** A running tracker: its HTTP port and how to stop everything it started. */
 export interface RunningTracker {
   readonly port: number;
+  /** The UDP front end's port (BEP 15), when UDP_PORT turns it on. */
+  readonly udpPort: number | undefined;
   /** The API's port: the announce port unless API_LISTEN moves it. */
   readonly apiPort: number;
   /** What /readyz reports; draining starts here. */
@@ -88,7 +93,7 @@ async function buildRackChain(config: Config, store: RackCacheStore, metrics: Tr
   return { chain, stop: () => stops.forEach((stop) => stop()) };
 }
 
-/** Starts Redis (when embedded), loads the scripts, and serves HTTP until close(). */
+/** Starts Redis (when embedded), loads the scripts, and serves HTTP (and UDP with UDP_PORT) until close(). */
 export async function startTracker(config: Config): Promise<RunningTracker> {
   log.debugEnabled = config.DEBUG;
   const metrics = new TrackerMetrics(packageVersion());
@@ -148,7 +153,12 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       if (forced.includes(true)) log.warn(`requests still open after ${config.SHUTDOWN_TIMEOUT_MS} ms were cut`);
     });
     const server = await listen(
-      createApp(tracker, apiAddress ? "elsewhere" : api, readiness, apiAddress ? observe : withMetrics).fetch,
+      createApp(
+        createHttpTracker(tracker, config),
+        apiAddress ? "elsewhere" : api,
+        readiness,
+        apiAddress ? observe : withMetrics,
+      ).fetch,
       config.HOST,
       config.PORT,
       config,
@@ -170,6 +180,27 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       log.info(`p2ptracker API on http://${config.API_LISTEN}/api/v1`);
     }
     log.info(`p2ptracker listening on http://${config.HOST}:${port}/announce (redis ${connection.describe})`);
+    let udpPort: number | undefined;
+    if (config.UDP_PORT !== undefined) {
+      const secret = await udpSecret(redis as never, config.UDP_SECRET);
+      // The same announce path over a store whose script calls linger for UDP_LINGER_MS: a
+      // datagram comes alone, and a Redis write and a wake-up per announce would cost more
+      // than the announce (see the README's Performance section).
+      const udpStore = withDeadlines(
+        {
+          ...wrapMethods(client, STORE_METHODS),
+          ...batchedWhileBusy(client, ["announce", "lease"], metrics.countBatch, config.UDP_LINGER_MS),
+        },
+        config.REDIS_TIMEOUT_MS,
+        STORE_METHODS,
+        metrics.countRedisFailure,
+      );
+      const udpTracker = createTracker({ config, redis: udpStore, racks: racks.chain, metrics });
+      const udp = await startUdp({ tracker: udpTracker, config, metrics, secret }, udpHosts(config), config.UDP_PORT);
+      // Closed before Redis (cleanups run last first): answers in flight still reach their clients.
+      cleanups.push(() => udp.close(config.SHUTDOWN_TIMEOUT_MS));
+      udpPort = udp.port;
+    }
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
@@ -178,6 +209,7 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
       })());
     return {
       port,
+      udpPort,
       apiPort,
       readiness,
       async drain() {
@@ -200,6 +232,11 @@ export async function startTracker(config: Config): Promise<RunningTracker> {
     await embedded?.stop();
     throw error;
   }
+}
+
+/** Where the UDP front end listens: UDP_HOSTS, or the HTTP server's HOST when that is unset. */
+function udpHosts(config: Config): string[] {
+  return config.UDP_HOSTS.length > 0 ? config.UDP_HOSTS : [config.HOST];
 }
 
 function listen(

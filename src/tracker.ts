@@ -1,22 +1,31 @@
-import { parseAnnounce, parseScrape } from "./wire/announceParams.js";
+/**
+ * The announce and scrape every front end shares (HTTP in http/, UDP in udp/): a front end
+ * parses its request into typed parameters and the client's address, and from there one
+ * path resolves the rack, runs the transfer's scripts through the rack budget and counts
+ * the outcome. The front end then writes the reply in its own wire format.
+ */
+import type { AnnounceParams } from "./wire/announceParams.js";
 import {
   ClientError,
-  encodeAnnounce,
-  encodeScrape,
   splitCompact,
   compactAddress,
+  type AnnounceReply,
   type PeerEntry,
   type ScrapeCounts,
 } from "./wire/bittorrent.js";
-import { clientAddressResolver, type AddressSources } from "./http/clientAddress.js";
 import type { Config } from "./config/config.js";
-import { formatIp } from "./net/ip.js";
+import { formatIp, type IpBytes } from "./net/ip.js";
 import { GLOBAL_KEYS, rackKey, transferKeys } from "./store/keys.js";
-import { decodeQuery } from "./wire/query.js";
 import type { RackChain } from "./racks/chain.js";
 import { runSeen, type AnnounceResult, type ScriptRunner } from "./store/scripts.js";
 import { announceWithBudget } from "./store/rackBudget.js";
-import { failureReason, type AnnounceEventLabel, type TrackerMetrics } from "./observe/metrics.js";
+import {
+  failureReason,
+  type AnnounceEventLabel,
+  type FrontEnd,
+  type Operation,
+  type TrackerMetrics,
+} from "./observe/metrics.js";
 import { log } from "./log.js";
 
 /** The part of a Redis client the tracker uses besides its scripts. */
@@ -26,7 +35,6 @@ export interface TrackerStore extends Pick<ScriptRunner, "announce" | "lease" | 
   hmGet(key: string, fields: string[]): Promise<unknown>;
 }
 
-const MAX_SCRAPE_HASHES = 200;
 const PRUNE_LIMIT = 16;
 
 /** Dependencies of the announce and scrape handlers. */
@@ -37,21 +45,38 @@ export interface TrackerDeps {
   readonly metrics: TrackerMetrics;
 }
 
-/** The tracker's two protocol operations, from raw query to bencoded body. */
+/** What an announce decided, for the front end to write in its wire format. */
+export interface AnnounceAnswer {
+  readonly reply: AnnounceReply;
+  /** The selected peers as entries, when the client asked for the non-compact (dictionary) model. */
+  readonly peerList?: readonly PeerEntry[];
+}
+
+/** When and where a request arrived: its duration is counted from `started` (performance.now()). */
+export interface Arrival {
+  readonly frontEnd: FrontEnd;
+  readonly started: number;
+}
+
+/** The tracker's two protocol operations, typed, as every front end calls them once it has parsed a request. */
 export interface Tracker {
-  announce(rawQuery: string, sources: Omit<AddressSources, "ipParam">): Promise<Uint8Array>;
-  scrape(rawQuery: string): Promise<Uint8Array>;
+  /** One validated announce from the client at `ip`: the rack, the scripts, the counts. */
+  announce(params: AnnounceParams, ip: IpBytes, arrival: Arrival): Promise<AnnounceAnswer>;
+  /** Counts of the given transfers; none given: every active transfer (FULL_SCRAPE). */
+  scrape(infoHashes: readonly Uint8Array[], arrival: Arrival): Promise<ScrapeCounts[]>;
+  /**
+   * Counts a request the front end refused before it reached announce() or scrape(): a
+   * malformed query or packet, an address it cannot trust. `event` when it was read.
+   */
+  rejected(operation: Operation, error: unknown, arrival: Arrival, event?: AnnounceParams["event"]): void;
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+const eventLabel = (event: AnnounceParams["event"] | undefined): AnnounceEventLabel =>
+  event === undefined ? "unknown" : event === "" ? "none" : event;
 
 /** Builds the tracker once: lookup tables and policies are fixed, requests run small closures. */
 export function createTracker({ config, redis, racks, metrics }: TrackerDeps): Tracker {
-  const clientAddress = clientAddressResolver({
-    proxyPass: config.PROXYPASS,
-    trustedProxies: config.TRUSTED_PROXIES,
-    acceptIpParam: config.ACCEPT_IP_PARAM,
-  });
   const policy = {
     maxRepr: config.MAX_REPR_RACK,
     peerTtl: config.PEER_TTL,
@@ -72,31 +97,35 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
     void redis
       .zAdd(GLOBAL_KEYS.activeTransfers, { score: Math.floor(Date.now() / 1000), value: infoHashHex })
       .catch(() => undefined);
+  const elapsed = (arrival: Arrival) => (performance.now() - arrival.started) / 1000;
 
-  // Counted here, where the event and the script's reply are known; the HTTP layer only
-  // counts what never reaches the tracker (a wrong method).
-  async function announce(rawQuery: string, sources: Omit<AddressSources, "ipParam">): Promise<Uint8Array> {
-    const started = performance.now();
-    const progress = { event: "unknown" as AnnounceEventLabel };
-    try {
-      return await answerAnnounce(rawQuery, sources, progress);
-    } catch (error) {
-      metrics.announces[progress.event].failed.inc();
-      metrics.failures.announce[failureReason(error)].inc();
-      throw error;
-    } finally {
-      metrics.announceSeconds.observe((performance.now() - started) / 1000);
+  function rejected(operation: Operation, error: unknown, arrival: Arrival, event?: AnnounceParams["event"]): void {
+    metrics.failures[operation][failureReason(error)].inc();
+    if (operation === "announce") {
+      metrics.announces[eventLabel(event)].failed.inc();
+      metrics.frontEndAnnounces[arrival.frontEnd].failed.inc();
+      metrics.announceSeconds.observe(elapsed(arrival));
+    } else {
+      metrics.scrapes.failed.inc();
+      metrics.scrapeSeconds.observe(elapsed(arrival));
     }
   }
 
-  async function answerAnnounce(
-    rawQuery: string,
-    sources: Omit<AddressSources, "ipParam">,
-    progress: { event: AnnounceEventLabel },
-  ): Promise<Uint8Array> {
-    const params = parseAnnounce(decodeQuery(rawQuery));
-    progress.event = params.event === "" ? "none" : params.event;
-    const ip = clientAddress({ ...sources, ipParam: params.ip });
+  // Counted here, where the event and the script's reply are known.
+  async function announce(params: AnnounceParams, ip: IpBytes, arrival: Arrival): Promise<AnnounceAnswer> {
+    try {
+      const answer = await answerAnnounce(params, ip);
+      metrics.announceSeconds.observe(elapsed(arrival));
+      metrics.frontEndAnnounces[arrival.frontEnd][answer.reply.warning === undefined ? "ok" : "unregistered"].inc();
+      return answer;
+    } catch (error) {
+      rejected("announce", error, arrival, params.event);
+      throw error;
+    }
+  }
+
+  async function answerAnnounce(params: AnnounceParams, ip: IpBytes): Promise<AnnounceAnswer> {
+    const event = eventLabel(params.event);
     const rack = await racks.resolve(formatIp(ip));
     const infoHashHex = hex(params.infoHash).toUpperCase();
     const withPeerIds = !params.compact && !params.noPeerId;
@@ -119,9 +148,9 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
     );
     if (log.debugEnabled) void debugAnnounce(infoHashHex, `${formatIp(ip)}:${params.port}`, rack, result);
     if (!result.active) {
-      metrics.announces[progress.event].unregistered.inc();
+      metrics.announces[event].unregistered.inc();
       noteSeen(infoHashHex);
-      return encodeAnnounce({
+      const reply = {
         interval: config.PASSIVE_INTERVAL,
         minInterval: config.PASSIVE_INTERVAL,
         complete: 0,
@@ -129,10 +158,11 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
         peers4: new Uint8Array(0),
         peers6: new Uint8Array(0),
         warning: `transfer ${infoHashHex} is not registered with this tracker`,
-      });
+      };
+      return { reply };
     }
     if (result.activated) noteActivated(infoHashHex);
-    metrics.announces[progress.event].ok.inc();
+    metrics.announces[event].ok.inc();
     metrics.peersReturned.observe(result.peers4.length / 6 + result.peers6.length / 18);
     if (result.elected) metrics.representativesElected.inc();
     if (result.failover) metrics.representativeFailovers.inc();
@@ -151,7 +181,7 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
       peers4: result.peers4,
       peers6: result.peers6,
     };
-    return encodeAnnounce(reply, params.compact ? undefined : peerList(result, withPeerIds));
+    return params.compact ? { reply } : { reply, peerList: peerList(result, withPeerIds) };
   }
 
   /**
@@ -185,23 +215,20 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
     log.debug("announce", { ...fields, representatives });
   }
 
-  async function scrape(rawQuery: string): Promise<Uint8Array> {
-    const started = performance.now();
+  async function scrape(infoHashes: readonly Uint8Array[], arrival: Arrival): Promise<ScrapeCounts[]> {
     try {
-      const body = await answerScrape(rawQuery);
+      const files = await answerScrape(infoHashes);
       metrics.scrapes.ok.inc();
-      return body;
+      metrics.scrapeSeconds.observe(elapsed(arrival));
+      return files;
     } catch (error) {
-      metrics.scrapes.failed.inc();
-      metrics.failures.scrape[failureReason(error)].inc();
+      rejected("scrape", error, arrival);
       throw error;
-    } finally {
-      metrics.scrapeSeconds.observe((performance.now() - started) / 1000);
     }
   }
 
-  async function answerScrape(rawQuery: string): Promise<Uint8Array> {
-    let hashes = parseScrape(decodeQuery(rawQuery), MAX_SCRAPE_HASHES).map((h) => hex(h).toUpperCase());
+  async function answerScrape(infoHashes: readonly Uint8Array[]): Promise<ScrapeCounts[]> {
+    let hashes = infoHashes.map((h) => hex(h).toUpperCase());
     if (hashes.length === 0) {
       if (!config.FULL_SCRAPE) throw new ClientError("full scrape is disabled: give one or more info_hash");
       hashes = ((await redis.zRange(GLOBAL_KEYS.activeTransfers, 0, -1)) as Buffer[]).map((h) => h.toString());
@@ -223,12 +250,11 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
         };
       }),
     );
-    return encodeScrape(files.filter((f): f is ScrapeCounts => f !== undefined));
+    return files.filter((f): f is ScrapeCounts => f !== undefined);
   }
 
-  return { announce, scrape };
+  return { announce, scrape, rejected };
 }
-
 /** Which swarm a client trades in: members inside their rack; representatives and origins also across racks. */
 function tierOf(role: AnnounceResult["role"], rackAware: boolean): string {
   if (!rackAware) return "flat";

@@ -92,4 +92,52 @@ describe("batchedWhileBusy", () => {
     calls[0]!.resolve(50);
     assert.equal(await next, 50);
   });
+
+  it("with a linger, an idle call waits that long for others and they go together; busy, calls wait for the batch", async () => {
+    const { target, calls } = controlledTarget();
+    const sizes: number[] = [];
+    const { call } = batchedWhileBusy(target, ["call"], (n) => sizes.push(n), 30);
+    const a = call(1);
+    const b = call(2);
+    await tick();
+    assert.equal(calls.length, 0, "nothing sent before the linger is over");
+    await new Promise((done) => setTimeout(done, 40));
+    assert.deepEqual(
+      calls.map((x) => x.arg),
+      [1, 2],
+      "sent together after the linger",
+    );
+    const c = call(3);
+    await new Promise((done) => setTimeout(done, 40));
+    assert.deepEqual(
+      calls.map((x) => x.arg),
+      [1, 2],
+      "3 waits for the batch in flight, past the linger",
+    );
+    calls[0]!.resolve(10);
+    calls[1]!.resolve(20);
+    await tick();
+    assert.deepEqual(
+      calls.map((x) => x.arg),
+      [1, 2, 3],
+      "3 goes as soon as the batch returned",
+    );
+    calls[2]!.resolve(30);
+    assert.deepEqual([await a, await b, await c], [10, 20, 30]);
+    assert.deepEqual(sizes, [2, 1]);
+  });
+
+  it("a linger of 0 gathers the calls of one turn of the event loop", async () => {
+    const { target, calls } = controlledTarget();
+    const { call } = batchedWhileBusy(target, ["call"], () => undefined, 0);
+    const pending = [call(1), call(2), call(3)];
+    assert.equal(calls.length, 0);
+    await tick();
+    assert.deepEqual(
+      calls.map((x) => x.arg),
+      [1, 2, 3],
+    );
+    calls.forEach((x) => x.resolve(x.arg));
+    assert.deepEqual(await Promise.all(pending), [1, 2, 3]);
+  });
 });

@@ -10,12 +10,15 @@ import {
   ANNOUNCE_EVENTS,
   ANNOUNCE_OUTCOMES,
   FAILURE_REASONS,
+  FRONT_ENDS,
   HTTP_LIMITS,
   LEASE_VERDICTS,
   LOOKUP_RESULTS,
   OPERATIONS,
   REDIS_ERROR_KINDS,
   RESOLVERS,
+  UDP_ACTIONS,
+  UDP_REPLIES,
 } from "../src/observe/metrics.js";
 import { api, TEST_TOKEN } from "./helpers/api.js";
 import { decode, httpRequest, text } from "./helpers/http.js";
@@ -49,6 +52,9 @@ const ALLOWED_LABELS: Record<string, readonly string[]> = {
   kind: [...REDIS_ERROR_KINDS],
   limit: HTTP_LIMITS,
   verdict: LEASE_VERDICTS,
+  frontend: FRONT_ENDS,
+  action: UDP_ACTIONS,
+  reply: UDP_REPLIES,
 };
 
 describe("/metrics", () => {

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { parseCidr } from "../net/ip.js";
 import { log } from "../log.js";
@@ -64,6 +65,18 @@ const nodeList = text.transform((v, ctx) => {
   return nodes.length === 0 ? undefined : (nodes as Array<{ host: string; port: number }>);
 });
 
+/** IP literals separated by commas (UDP_HOSTS): each gets a socket of its own family. */
+const addressList = text.transform((v, ctx) => {
+  const items = v.split(/[\s,]+/).filter(Boolean);
+  const bad = items.find((item) => !isIP(item));
+  if (bad !== undefined)
+    ctx.addIssue({
+      code: "custom",
+      message: `expected IP addresses separated by commas, e.g. 0.0.0.0,:: ("${bad}" is not one)`,
+    });
+  return items;
+});
+
 const RESOLVERS = ["static", "http", "module"] as const;
 const resolverList = text.transform((v, ctx) => {
   const items = v.split(/[\s,]+/).filter(Boolean);
@@ -77,6 +90,13 @@ const resolverList = text.transform((v, ctx) => {
 const SETTINGS = {
   HOST: { schema: text.min(1, "expected an address to listen on"), default: "0.0.0.0" },
   PORT: { schema: int(1, 65535), default: "6969" },
+  UDP_PORT: { schema: optionalText.pipe(z.union([z.undefined(), int(0, 65535)])), default: "" },
+  UDP_HOSTS: { schema: addressList, default: "" },
+  UDP_LINGER_MS: { schema: int(0, 100), default: "5" },
+  UDP_SECRET: {
+    schema: optionalText.refine((v) => v === undefined || v.length >= 16, "expected at least 16 characters"),
+    default: "",
+  },
   REDISHOST: { schema: optionalText, default: "" },
   REDISPORT: { schema: int(1, 65535), default: "6379" },
   REDIS_URL: {
@@ -147,7 +167,7 @@ const SETTINGS = {
 } as const;
 
 /** Settings whose values never appear in a message. */
-const SECRET_SETTINGS = new Set(["ADMIN_TOKEN"]);
+const SECRET_SETTINGS = new Set(["ADMIN_TOKEN", "UDP_SECRET"]);
 
 /** host:port (IPv6 in brackets) as API_LISTEN takes it; undefined when it is not that. */
 export function parseListenAddress(text: string): { host: string; port: number } | undefined {
@@ -298,6 +318,7 @@ const DERIVED_DEFAULTS: Record<string, string> = {
   RACK_UPLINK_SLOTS: "MAX_REPR_RACK",
   REP_INTERVAL: "5, at most ACTIVE_INTERVAL",
   LEASE_TTL: "3 x REP_INTERVAL, at most PEER_TTL",
+  UDP_HOSTS: "HOST",
 };
 
 /** The Redis URL the tracker and CLI use. */

@@ -3,7 +3,7 @@ import { Hono, type Context } from "hono";
 import { ClientError, encodeFailure } from "../wire/bittorrent.js";
 import { isStorageError } from "../store/storageErrors.js";
 import { QueryError } from "../wire/query.js";
-import type { Tracker } from "../tracker.js";
+import type { HttpTracker } from "./trackerQueries.js";
 import { log } from "../log.js";
 import { throttledLog } from "../observe/logThrottle.js";
 import { API_BASE } from "./api/routes.js";
@@ -49,7 +49,7 @@ function failure(c: Context, error: unknown, logFailure: (message: string) => vo
  * operators' API under /api/v1 (and /metrics) unless it listens elsewhere (API_LISTEN).
  */
 export function createApp(
-  tracker: Tracker,
+  tracker: HttpTracker,
   api: ApiApp | "elsewhere",
   readiness: Readiness,
   observe: HttpObserve,
@@ -57,13 +57,14 @@ export function createApp(
   const app = new Hono();
   addObserveRoutes(app, observe);
   addHealthRoutes(app, readiness);
-  const { announces, scrapes, failures } = observe.metrics;
+  const { announces, frontEndAnnounces, scrapes, failures } = observe.metrics;
   // A failure of ours is logged once, then at most every 10 s with how many more there were.
   const logFailure = throttledLog((message) => log.error(message), 10_000);
 
   const announce = async (c: Context) => {
     if (c.req.method !== "GET") {
       announces.unknown.failed.inc();
+      frontEndAnnounces.http.failed.inc();
       failures.announce.wrong_method.inc();
       return bencoded(c, encodeFailure("announce must be a GET request"));
     }

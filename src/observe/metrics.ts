@@ -35,6 +35,17 @@ export const FAILURE_REASONS = [
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export const OPERATIONS = ["announce", "scrape"] as const;
+
+/** The front ends a request can arrive through. */
+export const FRONT_ENDS = ["http", "udp"] as const;
+export type FrontEnd = (typeof FRONT_ENDS)[number];
+
+/** BEP 15 actions as labelled: `unknown` for a packet whose action is none of them. */
+export const UDP_ACTIONS = ["connect", "announce", "scrape", "unknown"] as const;
+export type UdpAction = (typeof UDP_ACTIONS)[number];
+/** answered: a reply of the action; error: an error packet; dropped: no reply (BEP 15: too short to carry a transaction id). */
+export const UDP_REPLIES = ["answered", "error", "dropped"] as const;
+export type UdpReply = (typeof UDP_REPLIES)[number];
 export type Operation = (typeof OPERATIONS)[number];
 
 export const RESOLVERS = ["static", "http", "module", "subnet"] as const;
@@ -165,6 +176,8 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 export class TrackerMetrics {
   readonly registry = new Registry();
   readonly announces: Record<AnnounceEventLabel, Record<AnnounceOutcome, Tally>>;
+  readonly frontEndAnnounces: Record<FrontEnd, Record<AnnounceOutcome, Tally>>;
+  readonly udpPackets: Record<UdpAction, Record<UdpReply, Tally>>;
   readonly failures: Record<Operation, Record<FailureReason, Tally>>;
   readonly scrapes: Record<"ok" | "failed", Tally>;
   readonly announceSeconds: Observer;
@@ -197,6 +210,22 @@ export class TrackerMetrics {
       ["event", "outcome"],
       ANNOUNCE_EVENTS,
       ANNOUNCE_OUTCOMES,
+    );
+    this.frontEndAnnounces = counterBy2(
+      registry,
+      "p2ptracker_frontend_announces_total",
+      "Announces answered, by the front end they came through (http, udp) and outcome.",
+      ["frontend", "outcome"],
+      FRONT_ENDS,
+      ANNOUNCE_OUTCOMES,
+    );
+    this.udpPackets = counterBy2(
+      registry,
+      "p2ptracker_udp_packets_total",
+      "UDP tracker packets (BEP 15), by action and what they got: their reply, an error packet, or nothing (dropped).",
+      ["action", "reply"],
+      UDP_ACTIONS,
+      UDP_REPLIES,
     );
     this.failures = counterBy2(
       registry,

@@ -97,6 +97,8 @@ export const GLOBAL_KEYS = {
   sweepLease: "sweep:lease",
   /** string with TTL: while it exists, no replica walks the keys to mend transfers:active */
   reconcileLease: "reconcile:lease",
+  /** string, no TTL: the UDP connection-id secret every replica shares, unless UDP_SECRET sets one */
+  udpSecret: "udp:secret",
 } as const;
 
 /** Keys of earlier versions, moved to their successors at startup (store/migrate.ts). */

@@ -47,18 +47,23 @@ export interface TestTorrent {
 /**
  * Writes a random payload into `dir`/build and its .torrent into `dir`, made as
  * `p2ptracker torrent create` makes it: every torrent of these tests comes from here, so
- * each client here also shows it accepts the project's own torrents. It is public on
- * purpose: a private torrent would turn DHT and PEX off in every client, whatever its
- * config says.
+ * each client here also shows it accepts the project's own torrents. It is public unless
+ * asked otherwise, on purpose: a private torrent would turn DHT and PEX off in every
+ * client, whatever its config says.
  */
-export async function makeTestTorrent(dir: string, announce: string, size: number): Promise<TestTorrent> {
+export async function makeTestTorrent(
+  dir: string,
+  announce: string,
+  size: number,
+  { privateFlag = false } = {},
+): Promise<TestTorrent> {
   const buildDir = join(dir, "build");
   const file = "payload.bin";
   mkdirSync(buildDir, { recursive: true });
   const payload = randomBytes(size);
   writeFileSync(join(buildDir, file), payload);
   const torrent = join(dir, "payload.torrent");
-  const made = await buildTorrent(join(buildDir, file), { announce, pieceLength: 256 * 1024, private: false });
+  const made = await buildTorrent(join(buildDir, file), { announce, pieceLength: 256 * 1024, private: privateFlag });
   writeFileSync(torrent, made.bytes);
   const sha256 = createHash("sha256").update(payload).digest("hex");
   return { torrent, infoHashHex: made.infoHashHex, buildDir, file, size: payload.length, sha256 };
@@ -274,12 +279,13 @@ function sha256File(path: string): string {
 /**
  * The build server, started as the README starts it: aria2c checks the build already on
  * disk, announces complete, and is the transfer's origin. Resolves once `announced` says
- * the tracker has it.
+ * the tracker has it. `extra` options go on its command line.
  */
 export async function startOrigin(
   build: TestTorrent,
   ip: string,
   announced: () => Promise<boolean>,
+  extra: string[] = [],
 ): Promise<RunningClient> {
   const origin = startAria2({
     name: "origin",
@@ -287,7 +293,7 @@ export async function startOrigin(
     workDir: build.buildDir,
     dir: build.buildDir,
     torrent: build.torrent,
-    extra: ["--check-integrity=true"],
+    extra: ["--check-integrity=true", ...extra],
   });
   for (const deadline = Date.now() + 20_000; !(await announced()); await sleep(200)) {
     if (!isRunning(origin)) throw new Error(`the origin exited\n${origin.output()}`);
