@@ -100,8 +100,14 @@ describe("the embedded redis-server is supervised", () => {
       assert.ok(second !== undefined && second !== first, "a new redis-server runs");
       assert.match(tracker.stderr(), new RegExp(`redis-server \\(pid ${first}\\) exited on SIGKILL; restarting it`));
 
-      // Registered before the kill: the restarted server replayed its AOF.
-      const transfer = await api(tracker.url, "GET", `/transfers/${H}`);
+      // Registered before the kill: the restarted server replayed its AOF. The API has its
+      // own Redis connection, whose reconnect back-off (at most 1 s) may end a moment after
+      // the announces' one: until then it answers 503, retry later, and nothing else.
+      let transfer = await api(tracker.url, "GET", `/transfers/${H}`);
+      for (const until = Date.now() + 5000; transfer.status === 503 && Date.now() < until;) {
+        await sleep(100);
+        transfer = await api(tracker.url, "GET", `/transfers/${H}`);
+      }
       assert.equal(transfer.status, 200);
       assert.equal(transfer.json.active, true);
       assert.equal(transfer.json.peers, 2);
