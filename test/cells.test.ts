@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ARCHIVE_KEY_PREFIX } from "../src/store/keys.js";
-import { transferKeys, type TransferKeys } from "../src/store/keys.js";
+import { ARCHIVE_KEY_PREFIX, transferKeys, type TransferKeys } from "../src/store/keys.js";
 import { connectRedis, scriptRunner, type TrackerRedis } from "../src/store/redis.js";
 import {
   runActivate,
@@ -15,6 +14,7 @@ import { announceWithBudget } from "../src/store/rackBudget.js";
 import { CELL_DIRECTORY, cellCount, cellOf, cellSetKey, cellsField } from "../src/store/cells.js";
 import { locateTransfer, transferView } from "../src/store/transferViews.js";
 import { SCRIPT_POLICY } from "./helpers/policy.js";
+import { assertUniform, drawRequest, ipsOf, tallyDraws } from "./helpers/draws.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { hexOf, randomInfoHash } from "./helpers/tracker.js";
 
@@ -23,35 +23,14 @@ import { hexOf, randomInfoHash } from "./helpers/tracker.js";
 // exact, and draws across cells uniform. Against a real redis-server.
 
 const POLICY = SCRIPT_POLICY;
-const DRAWS = 800;
 
 /** Addresses 10.<a>.<b>.<c>:6881 for host i of a test rack. */
 function ipOf(i: number, base = 10): string {
   return `${base}.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 }
 
-function request(ip: string, rack: string, left: bigint, numwant: number): AnnounceRequest {
-  return {
-    address: Buffer.from([...ip.split(".").map(Number), 0x1a, 0xe1]),
-    rack,
-    peerId: Buffer.alloc(20, 0xcd),
-    keyHex: undefined,
-    event: "",
-    left,
-    uploaded: 0n,
-    downloaded: 0n,
-    numwant,
-    withPeerIds: false,
-  };
-}
-
-const ipText = (compact: Uint8Array) => Array.from(compact.subarray(0, 4)).join(".");
-
-function peersOf(peers4: Uint8Array): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < peers4.length; i += 6) out.push(ipText(peers4.subarray(i, i + 6)));
-  return out;
-}
+const request = drawRequest;
+const peersOf = ipsOf;
 
 describe("racks kept in cells", () => {
   let redis: TestRedis;
@@ -123,34 +102,8 @@ describe("racks kept in cells", () => {
     return n;
   }
 
-  async function tally(hex: string, client: AnnounceRequest, never: ReadonlySet<string>) {
-    const keys = transferKeys(hex);
-    const counts = new Map<string, number>();
-    for (let seed = 1; seed <= DRAWS; seed++) {
-      const got = peersOf((await runAnnounce(runner, keys, client, POLICY, seed)).peers4);
-      assert.equal(got.length, client.numwant, `seed ${seed}: a full reply`);
-      assert.equal(new Set(got).size, got.length, `seed ${seed}: no peer twice`);
-      for (const ip of got) {
-        assert.ok(!never.has(ip), `seed ${seed}: ${ip} must not be returned`);
-        counts.set(ip, (counts.get(ip) ?? 0) + 1);
-      }
-    }
-    return counts;
-  }
-
-  function assertUniform(counts: Map<string, number>, eligible: readonly string[], picks: number) {
-    assert.deepEqual([...counts.keys()].sort(), [...eligible].sort(), "every eligible peer is returned at times");
-    const p = picks / eligible.length;
-    const mean = DRAWS * p;
-    const spread = 5 * Math.sqrt(DRAWS * p * (1 - p));
-    for (const ip of eligible) {
-      const n = counts.get(ip)!;
-      assert.ok(
-        Math.abs(n - mean) <= spread,
-        `${ip} came back ${n} times; uniform is ${mean.toFixed(0)} ± ${spread.toFixed(0)}`,
-      );
-    }
-  }
+  const tally = (hex: string, client: AnnounceRequest, never: ReadonlySet<string>) =>
+    tallyDraws(runner, hex, client, never, POLICY);
 
   it("a rack that grows splits into cells: each member in the cell its address names, each set a listpack, counts exact", async () => {
     const rack = "cells-grow";

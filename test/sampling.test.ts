@@ -2,43 +2,19 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { transferKeys, type TransferKeys } from "../src/store/keys.js";
 import { connectRedis, scriptRunner, type TrackerRedis } from "../src/store/redis.js";
-import { runActivate, runAnnounce, type AnnounceRequest, type ScriptRunner } from "../src/store/scripts.js";
+import { runActivate, type AnnounceRequest, type ScriptRunner } from "../src/store/scripts.js";
 import { announceWithBudget } from "../src/store/rackBudget.js";
 import { SCRIPT_POLICY } from "./helpers/policy.js";
+import { assertUniform, drawRequest, tallyDraws } from "./helpers/draws.js";
 import { startTestRedis, type TestRedis } from "./helpers/redisServer.js";
 import { hexOf, randomInfoHash } from "./helpers/tracker.js";
 
 // The announce script must pick peers uniformly among the eligible members of the pools
-// it draws from, whatever their sizes and however many excluded members they hold. Seeds
-// are fixed, so these counts are the same on every run; the bounds are ±5 standard
-// deviations of a uniform pick.
+// it draws from, whatever their sizes and however many excluded members they hold
+// (helpers/draws.ts: fixed seeds, bounds of ±5 standard deviations).
 
 const POLICY = SCRIPT_POLICY;
-const DRAWS = 800;
-
-function request(ip: string, rack: string, left: bigint, numwant: number): AnnounceRequest {
-  return {
-    address: Buffer.from([...ip.split(".").map(Number), 0x1a, 0xe1]),
-    rack,
-    peerId: Buffer.alloc(20, 0xcd),
-    keyHex: undefined,
-    event: "",
-    left,
-    uploaded: 0n,
-    downloaded: 0n,
-    numwant,
-    withPeerIds: false,
-  };
-}
-
-const ipOf = (compact: Uint8Array) => Array.from(compact.subarray(0, 4)).join(".");
-
-/** The peers of one reply, as dotted IPv4 addresses. */
-function peersOf(peers4: Uint8Array): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < peers4.length; i += 6) out.push(ipOf(peers4.subarray(i, i + 6)));
-  return out;
-}
+const request = drawRequest;
 
 describe("peer sampling in the announce script", () => {
   let redis: TestRedis;
@@ -60,35 +36,8 @@ describe("peer sampling in the announce script", () => {
     return (await announceWithBudget(runner, keys.info.slice(1, 41), request(ip, rack, left, 0), POLICY, 1)).result;
   }
 
-  /** How often each peer came back over DRAWS announces of `client`, which must never get `never`. */
-  async function tally(keys: TransferKeys, client: AnnounceRequest, never: ReadonlySet<string>) {
-    const counts = new Map<string, number>();
-    for (let seed = 1; seed <= DRAWS; seed++) {
-      const result = await runAnnounce(runner, keys, client, POLICY, seed);
-      const got = peersOf(result.peers4);
-      assert.equal(got.length, client.numwant, `seed ${seed}: a full reply`);
-      assert.equal(new Set(got).size, got.length, `seed ${seed}: no peer twice`);
-      for (const ip of got) {
-        assert.ok(!never.has(ip), `seed ${seed}: ${ip} must not be returned`);
-        counts.set(ip, (counts.get(ip) ?? 0) + 1);
-      }
-    }
-    return counts;
-  }
-
-  function assertUniform(counts: Map<string, number>, eligible: readonly string[], picks: number) {
-    assert.deepEqual([...counts.keys()].sort(), [...eligible].sort(), "every eligible peer is returned at times");
-    const p = picks / eligible.length;
-    const mean = DRAWS * p;
-    const spread = 5 * Math.sqrt(DRAWS * p * (1 - p));
-    for (const ip of eligible) {
-      const n = counts.get(ip)!;
-      assert.ok(
-        Math.abs(n - mean) <= spread,
-        `${ip} came back ${n} times; uniform is ${mean.toFixed(0)} ± ${spread.toFixed(0)}`,
-      );
-    }
-  }
+  const tally = (keys: TransferKeys, client: AnnounceRequest, never: ReadonlySet<string>) =>
+    tallyDraws(runner, keys.info.slice(1, 41), client, never, POLICY);
 
   it("a member gets a uniform sample of its rack's leechers and seeders", async () => {
     const keys = transferKeys(hexOf(randomInfoHash()));
