@@ -8,7 +8,7 @@ import {
   connectBenchRedis,
   infoField,
   loadSwarm,
-  preloadBudget,
+  preloadPolicy,
   pipelined,
   rackedHost,
   seededRandom,
@@ -22,14 +22,7 @@ const HOSTS = RACKS * HOSTS_PER_RACK;
 const SEEDER_SHARE = 0.3;
 /** Persistence off: an AOF rewrite or RDB save during the load would distort its timing. */
 const NO_PERSISTENCE = ["--appendonly", "no", "--save", ""];
-const POLICY = {
-  maxRepr: 2,
-  peerTtl: 86_400,
-  autoActivate: false,
-  rackAware: true,
-  pruneLimit: 16,
-  ...preloadBudget(86_400),
-};
+const POLICY = preloadPolicy(86_400);
 const SOAK_MIX: Mix = { transfers: 10, hosts: 4000, racks: 100 };
 const SOAK_CONNECTIONS = 32;
 

@@ -19,7 +19,7 @@ import {
   infoField,
   loadSwarm,
   percentile,
-  preloadBudget,
+  preloadPolicy,
   seededRandom,
   subnetPrefix,
   type BenchRedis,
@@ -188,26 +188,12 @@ export const shapes: Workload = {
             seed: 7,
             flat,
           },
-          {
-            maxRepr: 2,
-            peerTtl: PEER_TTL,
-            autoActivate: false,
-            rackAware: !flat,
-            pruneLimit: 16,
-            ...preloadBudget(PEER_TTL),
-          },
+          preloadPolicy(PEER_TTL, !flat),
         );
       }
       for (const [i, shape] of shapeList.entries()) {
         const flat = shape.hostsPerRack === undefined;
-        const policy = {
-          maxRepr: 2,
-          peerTtl: PEER_TTL,
-          autoActivate: false,
-          rackAware: !flat,
-          pruneLimit: 16,
-          ...preloadBudget(PEER_TTL),
-        };
+        const policy = preloadPolicy(PEER_TTL, !flat);
         const infoHash = benchInfoHash(2000 + i);
         context.progress(`shapes: loading ${shape.name} (${shape.peers} peers)`);
         await sleep(100);

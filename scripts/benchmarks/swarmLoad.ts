@@ -23,6 +23,14 @@ export function preloadBudget(ttl: number): LeasePolicy {
   return { slots: BENCH_SLOTS, leaseTtl: ttl, headStart: 300, waitTtl: ttl };
 }
 
+/**
+ * The policy a preloaded swarm is announced under: two representatives a rack, peers and
+ * leases that live `ttl` seconds, no auto-activation; rack-aware or flat.
+ */
+export function preloadPolicy(ttl: number, rackAware = true): AnnouncePolicy & LeasePolicy {
+  return { maxRepr: 2, peerTtl: ttl, autoActivate: false, rackAware, pruneLimit: 16, ...preloadBudget(ttl) };
+}
+
 /** Hosts per rack, as in a rack of 1U servers behind one top-of-rack switch. */
 export const HOSTS_PER_RACK = 40;
 /** Every simulated client listens on the same port: hosts are told apart by address. */

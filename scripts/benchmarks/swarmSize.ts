@@ -15,7 +15,7 @@ import {
   connectBenchRedis,
   BENCH_SLOTS,
   loadSwarm,
-  preloadBudget,
+  preloadPolicy,
   percentile,
   seededRandom,
   type BenchRedis,
@@ -135,14 +135,7 @@ export const swarmSize: Workload = {
     const problems: string[] = [];
     try {
       client = await connectBenchRedis(redis.port);
-      const policy = {
-        maxRepr: 2,
-        peerTtl: PEER_TTL,
-        autoActivate: false,
-        rackAware: true,
-        pruneLimit: 16,
-        ...preloadBudget(PEER_TTL),
-      };
+      const policy = preloadPolicy(PEER_TTL);
       for (const [i, size] of sizes.entries()) {
         const infoHash = benchInfoHash(1000 + i);
         const hosts = size - ORIGINS;
