@@ -1,6 +1,7 @@
 import { Agent, request } from "node:http";
 import bencode from "bencode";
 import { createClient } from "redis";
+import { networkOf, parseIp } from "../../src/net/ip.js";
 import { rackKey, transferKeys } from "../../src/store/keys.js";
 import { mixInfoHash } from "./wrk.js";
 
@@ -22,7 +23,8 @@ const CYCLE = ["started", "", "", "completed", "", "stopped"] as const;
 
 interface Host {
   readonly ip: string;
-  readonly rack: number;
+  /** The rack the tracker's subnet resolver files it under, e.g. 10.200.3.0/24. */
+  readonly rack: string;
   readonly port: number;
   readonly peerId: Buffer;
   step: number;
@@ -59,15 +61,18 @@ export class InvariantChecker {
     private readonly maxRepr: number,
     private readonly peerTtl: number,
     private readonly watchedTransfers: readonly number[],
+    /** The tracker's SUBNET_PREFIX_V4, which names the checker's racks (at 16 or less its 10 racks are one). */
+    subnetPrefixV4: number,
   ) {
     for (const t of TRANSFERS) {
       const hosts: Host[] = [];
       for (let r = 0; r < RACKS; r++) {
         for (let h = 0; h < HOSTS_PER_RACK; h++) {
           const index = r * HOSTS_PER_RACK + h;
+          const ip = `10.200.${r}.${h + 1}`;
           hosts.push({
-            ip: `10.200.${r}.${h + 1}`,
-            rack: r,
+            ip,
+            rack: networkOf(parseIp(ip)!, subnetPrefixV4),
             port: 20000 + index,
             peerId: Buffer.from(`-IC0001-${String(t * 10000 + index).padStart(12, "0")}`),
             step: index % CYCLE.length,
@@ -151,9 +156,9 @@ export class InvariantChecker {
   #redis: Awaited<ReturnType<typeof connect>> | undefined;
 
   /** Whether the member holds a slot that may see other racks: representative or origin. */
-  async #mayCrossRacks(hex: string, rack: number, member: Buffer): Promise<boolean> {
+  async #mayCrossRacks(hex: string, rack: string, member: Buffer): Promise<boolean> {
     const [rep, origin] = await Promise.all([
-      this.#redis!.sendCommand(["ZSCORE", rackKey(hex, `10.200.${rack}.0/24`, "R"), member]),
+      this.#redis!.sendCommand(["ZSCORE", rackKey(hex, rack, "R"), member]),
       this.#redis!.sendCommand(["ZSCORE", transferKeys(hex).origins, member]),
     ]);
     return rep !== null || origin !== null;

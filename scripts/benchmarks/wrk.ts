@@ -6,6 +6,7 @@ import { BENCH_SOURCE } from "./bench.js";
 export interface Mix {
   readonly transfers: number;
   readonly hosts: number;
+  /** 1: every host in one subnet (10.0.0.0/16), as at a site without a rack map. */
   readonly racks: number;
 }
 
@@ -33,6 +34,13 @@ export interface WrkRun {
 /** The 20 info hash bytes of transfer `t`, as the wrk script builds them. */
 export function mixInfoHash(t: number): Buffer {
   return Buffer.from(Array.from({ length: 20 }, (_, i) => (t * 31 + i * 7 + 1) % 256));
+}
+
+/** The address (X-Forwarded-For) of host `h` of the mix, as the wrk script gives it. */
+export function mixAddress(mix: Mix, h: number): string {
+  if (mix.racks === 1) return `10.0.${Math.floor(h / 254)}.${1 + (h % 254)}`;
+  const rack = h % mix.racks;
+  return `10.${Math.floor(rack / 256)}.${rack % 256}.${1 + Math.floor(h / mix.racks)}`;
 }
 
 /** Runs wrk with the announce script and returns its summary. */

@@ -2,8 +2,10 @@
 -- (host, transfer) pair cycling started -> periodic -> completed -> periodic -> stopped.
 -- Arguments (after --): transfers hosts racks keepalive(0|1) leechSteps seedSteps delayMs threads
 -- (delayMs: mean pause before each request of a connection, to hold a rate; 0 = none).
--- Host h sits in rack h % racks at 10.0.<rack>.<1 + h // racks>, announcing on port
--- 10000 + h (a tracker that sees every request from 127.0.0.1 still tells hosts apart).
+-- Host h sits in rack h % racks at 10.<rack // 256>.<rack % 256>.<1 + h // racks>, announcing
+-- on port 10000 + h (a tracker that sees every request from 127.0.0.1 still tells hosts apart).
+-- racks = 1 puts every host in one subnet, as at a site without a rack map: host h at
+-- 10.0.<h // 254>.<1 + h % 254>, inside 10.0.0.0/16 up to 65,024 hosts.
 -- info_hash byte i of transfer t is (t*31 + i*7 + 1) % 256; the bench's TypeScript side
 -- computes the same to register transfers and whitelist them.
 -- done() prints one line: BENCH {json}.
@@ -52,8 +54,13 @@ function init(args)
   -- pair's announces are spaced out like a client's interval.
   local n = 0
   for h = 0, hosts - 1 do
-    local rack = h % racks
-    local ip = string.format("10.%d.%d.%d", math.floor(rack / 256), rack % 256, 1 + math.floor(h / racks))
+    local ip
+    if racks == 1 then
+      ip = string.format("10.0.%d.%d", math.floor(h / 254), 1 + h % 254)
+    else
+      local rack = h % racks
+      ip = string.format("10.%d.%d.%d", math.floor(rack / 256), rack % 256, 1 + math.floor(h / racks))
+    end
     local headers = { ["X-Forwarded-For"] = ip }
     if not keepalive then headers["Connection"] = "close" end
     local prefix = nil
