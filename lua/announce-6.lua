@@ -121,6 +121,7 @@ local function rackKey(rack, set)
   return rackPrefix .. rack .. ':' .. set
 end
 
+-- @include scoreText
 -- @include peerRecord
 -- @include swarmCounters
 -- @include cells
@@ -131,7 +132,9 @@ end
 -- @include sampleUnion
 -- @include sampleCells
 
-local now = tonumber(redis.call('TIME')[1])
+local nowText = redis.call('TIME')[1]
+local now = tonumber(nowText)
+scoreTexts[now] = nowText
 
 local info = redis.call('HMGET', infoKey, 'active', 'seeders', 'leechers', 'first_started', 'first_completed', 'priority',
   cellsField(resolvedRack))
@@ -143,7 +146,7 @@ if info[1] ~= '1' then
   if not autoActivate then
     return { 0, 0, 0, '', '', '', 0, {}, 0, 0, '', 0, 0, 0, priority }
   end
-  redis.call('HSET', infoKey, 'active', '1', 'registered', now)
+  redis.call('HSET', infoKey, 'active', '1', 'registered', nowText)
   redis.call('HDEL', infoKey, 'deregistered')
   activated = 1
 end
@@ -237,16 +240,16 @@ end
 if state == 'S' and (stateChanged or not record) then
   redis.call('HINCRBY', infoKey, 'completed', 1)
   if info[5] then
-    redis.call('HSET', infoKey, 'last_completed', now)
+    redis.call('HSET', infoKey, 'last_completed', nowText)
   else
-    redis.call('HSET', infoKey, 'last_completed', now, 'first_completed', now)
+    redis.call('HSET', infoKey, 'last_completed', nowText, 'first_completed', nowText)
   end
 end
 if event == 'started' then
   if info[4] then
-    redis.call('HSET', infoKey, 'last_started', now)
+    redis.call('HSET', infoKey, 'last_started', nowText)
   else
-    redis.call('HSET', infoKey, 'last_started', now, 'first_started', now)
+    redis.call('HSET', infoKey, 'last_started', nowText, 'first_started', nowText)
   end
 end
 
@@ -257,10 +260,10 @@ seedersKey = memberKey(rack, 'S', address)
 if not record then redis.call('SADD', racksKey, rack) end
 -- The last event and its time carry over periodic announces (no event).
 local EVENT_LETTERS = { [''] = '-', started = 's', completed = 'c', paused = 'p' }
-local eventLetter, eventTime = EVENT_LETTERS[event], now
+local eventLetter, eventTime = EVENT_LETTERS[event], nowText
 if event == '' and record then
   local letter, time = string.match(record, '^%S+ %u(%S) (%d+)')
-  eventLetter, eventTime = letter or '-', time or now
+  eventLetter, eventTime = letter or '-', time or nowText
 end
 redis.call('HSET', peersKey, address, table.concat({
   rack, state .. eventLetter, eventTime, left, uploaded, downloaded, clientKey, peerId
@@ -284,14 +287,14 @@ end
 local function represent(expiresAt)
   role = 'rep'
   redis.call('ZADD', rackRepsKey, expiresAt, address)
-  redis.call('ZADD', seeding and repsSeedingKey or repsLeechingKey, now, address)
+  redis.call('ZADD', seeding and repsSeedingKey or repsLeechingKey, nowText, address)
   if stateChanged then
     redis.call('ZREM', seeding and repsLeechingKey or repsSeedingKey, address)
   end
 end
 if state == 'O' then
   role = 'origin'
-  redis.call('ZADD', originsKey, now, address)
+  redis.call('ZADD', originsKey, nowText, address)
   rackReps = redis.call('ZRANGE', rackRepsKey, 0, -1)
 elseif rackAware then
   local scored = redis.call('ZRANGE', rackRepsKey, 0, -1, 'WITHSCORES')

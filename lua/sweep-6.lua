@@ -34,6 +34,7 @@ local function rackKey(rack, set)
   return rackPrefix .. rack .. ':' .. set
 end
 
+-- @include scoreText
 -- @include peerRecord
 -- @include swarmCounters
 -- @include cells

@@ -11,7 +11,7 @@
 -- leaves its cell with more than CELL_SPLIT_AT members, the next cell in turn (n - 2^level)
 -- splits into itself and cell n. So n grows one cell at a time, a split moves one cell's
 -- members, and every member's cell follows from its address and n alone.
--- Needs: infoKey, rackKey().
+-- Needs: infoKey, rackKey(), scoreText().
 local CELL_SPLIT_AT = 250
 
 -- rack -> { n, max } as read once per call (splits update it).
@@ -113,7 +113,7 @@ end
 -- cell is the fullest yet, and may split a cell.
 local function cellAdd(rack, set, address, score)
   local key, c = memberKey(rack, set, address)
-  if redis.call('ZADD', key, score, address) == 0 then return end
+  if redis.call('ZADD', key, scoreText(score), address) == 0 then return end
   local size
   if cellsOf(rack) == 1 then
     size = redis.call('ZCARD', rackKey(rack, 'L')) + redis.call('ZCARD', rackKey(rack, 'S'))

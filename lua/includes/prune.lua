@@ -2,11 +2,11 @@
 -- (seconds), together with their records. Returns how many it removed, which, and how
 -- many of them were representatives. For a rack's set, `rack` and `set` name it, so that a
 -- member without a record leaves its cell's count too.
--- Needs: peersKey, removePeer, cellRemove.
+-- Needs: peersKey, removePeer, cellRemove, scoreText.
 local function prune(key, cutoff, limit, rack, set)
   -- Nearly always nothing is stale, and counting is far cheaper than a ranged read.
-  if redis.call('ZCOUNT', key, '-inf', cutoff) == 0 then return 0, {}, 0 end
-  local stale = redis.call('ZRANGEBYSCORE', key, '-inf', cutoff, 'LIMIT', 0, limit)
+  if redis.call('ZCOUNT', key, '-inf', scoreText(cutoff)) == 0 then return 0, {}, 0 end
+  local stale = redis.call('ZRANGEBYSCORE', key, '-inf', scoreText(cutoff), 'LIMIT', 0, limit)
   local reps = 0
   for _, address in ipairs(stale) do
     local record = redis.call('HGET', peersKey, address)

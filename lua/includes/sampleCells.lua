@@ -11,7 +11,7 @@
 -- `pruneSet(key, rack, set)`: prunes a set before the draw; true when it removed members, and
 --   then the draw is planned again on the new sizes (at most 3 times).
 -- `heldIn(key, set)`: how many members of `key` in `exclude` are live, the client aside.
--- Needs: cells, splitDraws, drawInto.
+-- Needs: cells, splitDraws, drawInto, scoreText.
 local function sampleCells(out, rack, sets, want, exclude, cutoff, clean, own, pruneSet, heldIn)
   if want <= 0 then return end
   local n = cellsOf(rack)
@@ -109,7 +109,7 @@ local function sampleCells(out, rack, sets, want, exclude, cutoff, clean, own, p
           keys[i] = key
           cards[i] = known[cell][set] + (isOwn(cell, set) and 1 or 0)
           held[i] = (isOwn(cell, set) and 1 or 0) + heldIn(key, set)
-            + (clean[key] and 0 or redis.call('ZCOUNT', key, '-inf', cutoff))
+            + (clean[key] and 0 or redis.call('ZCOUNT', key, '-inf', scoreText(cutoff)))
           sizes[i] = math.max(0, cards[i] - held[i])
         end
         local counts = splitDraws(sizes, take[cell])

@@ -6,13 +6,13 @@
 -- clean[key]: the set is known to hold no dead member (its prune stopped short).
 -- knownHeld: key -> how many excluded members the set holds, when the caller knows;
 -- nil to count them (ZMSCORE).
--- Needs: splitDraws, drawInto.
+-- Needs: splitDraws, drawInto, scoreText.
 local function sampleUnion(out, keys, want, exclude, cutoff, clean, knownHeld)
   if want <= 0 then return end
   local excludeList
   local cards, sizes, held = {}, {}, {}
   for i, key in ipairs(keys) do
-    held[i] = clean[key] and 0 or redis.call('ZCOUNT', key, '-inf', cutoff)
+    held[i] = clean[key] and 0 or redis.call('ZCOUNT', key, '-inf', scoreText(cutoff))
     if knownHeld then
       held[i] = held[i] + (knownHeld[key] or 0)
     else
