@@ -13,24 +13,23 @@ ARGV[1]  rackPrefix    '{H}:rack:'; rack keys are <rackPrefix><rack>:L|S|R|F (sa
 ARGV[2]  address       compact address: 4-byte IPv4 or 16-byte IPv6, then 2-byte port, network order
 ARGV[3]  rack          the client's resolved location ('*' for every client in flat mode)
 ARGV[4]  peerId        the client's peer_id, 20 raw bytes
-ARGV[5]  keyHex        the client's key as hex, '-' when absent
-ARGV[6]  event         '' | started | completed | stopped | paused
-ARGV[7]  left          bytes left, decimal (0 = seeder)
-ARGV[8]  uploaded      bytes, decimal
-ARGV[9]  downloaded    bytes, decimal
-ARGV[10] numwant       peers wanted, already capped by MAXPEERS
-ARGV[11] withPeerIds   1: also return the peer id of every selected peer
-ARGV[12] maxRepr       MAX_REPR_RACK
-ARGV[13] peerTtl       seconds without an announce after which a peer is dropped
-ARGV[14] autoActivate  1: an unknown transfer becomes active on its first announce
-ARGV[15] rackAware     1: two-tier swarms; 0: flat, everyone samples the whole swarm
-ARGV[16] seed          seed for math.random, so a test can replay a selection
-ARGV[17] pruneLimit    most stale peers dropped per pruned set in this call
-ARGV[18] lease         the rack's verdict on this client's lease (lease-4.lua), for the
+ARGV[5]  event         '' | started | completed | stopped | paused
+ARGV[6]  left          bytes left, decimal (0 = seeder)
+ARGV[7]  uploaded      bytes, decimal
+ARGV[8]  downloaded    bytes, decimal
+ARGV[9]  numwant       peers wanted, already capped by MAXPEERS
+ARGV[10] withPeerIds   1: also return the peer id of every selected peer
+ARGV[11] maxRepr       MAX_REPR_RACK
+ARGV[12] peerTtl       seconds without an announce after which a peer is dropped
+ARGV[13] autoActivate  1: an unknown transfer becomes active on its first announce
+ARGV[14] rackAware     1: two-tier swarms; 0: flat, everyone samples the whole swarm
+ARGV[15] seed          seed for math.random, so a test can replay a selection
+ARGV[16] pruneLimit    most stale peers dropped per pruned set in this call
+ARGV[17] lease         the rack's verdict on this client's lease (lease-4.lua), for the
                        second call of one announce: '' none asked yet (first call);
                        '<slot> <token> <expiresAt>' granted; '-' refused or revoked
-ARGV[19] slots         RACK_UPLINK_SLOTS: representatives per rack are min(maxRepr, slots)
-ARGV[20] leaseTtl      seconds a lease lives without a renewal
+ARGV[18] slots         RACK_UPLINK_SLOTS: representatives per rack are min(maxRepr, slots)
+ARGV[19] leaseTtl      seconds a lease lives without a renewal
 
 Output: { status, seeders, leechers, peers4, peers6, role, activated, peerIds, elected, failover,
           leaseAsk, leaseSlot, leaseToken, rackReps, priority }
@@ -100,22 +99,21 @@ local rackPrefix = ARGV[1]
 local address = ARGV[2]
 local resolvedRack = ARGV[3]
 local peerId = ARGV[4]
-local clientKey = ARGV[5]
-local event = ARGV[6]
-local left = ARGV[7]
-local uploaded = ARGV[8]
-local downloaded = ARGV[9]
-local numwant = tonumber(ARGV[10])
-local withPeerIds = ARGV[11] == '1'
-local maxRepr = tonumber(ARGV[12])
-local peerTtl = tonumber(ARGV[13])
-local autoActivate = ARGV[14] == '1'
-local rackAware = ARGV[15] == '1'
-local pruneLimit = tonumber(ARGV[17])
-local lease = ARGV[18]
-local slots = tonumber(ARGV[19])
-local leaseTtl = tonumber(ARGV[20])
-math.randomseed(tonumber(ARGV[16]))
+local event = ARGV[5]
+local left = ARGV[6]
+local uploaded = ARGV[7]
+local downloaded = ARGV[8]
+local numwant = tonumber(ARGV[9])
+local withPeerIds = ARGV[10] == '1'
+local maxRepr = tonumber(ARGV[11])
+local peerTtl = tonumber(ARGV[12])
+local autoActivate = ARGV[13] == '1'
+local rackAware = ARGV[14] == '1'
+local pruneLimit = tonumber(ARGV[16])
+local lease = ARGV[17]
+local slots = tonumber(ARGV[18])
+local leaseTtl = tonumber(ARGV[19])
+math.randomseed(tonumber(ARGV[15]))
 
 local function rackKey(rack, set)
   return rackPrefix .. rack .. ':' .. set
@@ -266,7 +264,7 @@ if event == '' and record then
   eventLetter, eventTime = letter or '-', time or nowText
 end
 redis.call('HSET', peersKey, address, table.concat({
-  rack, state .. eventLetter, eventTime, left, uploaded, downloaded, clientKey, peerId
+  rack, state .. eventLetter, eventTime, left, uploaded, downloaded, peerId
 }, ' '))
 
 -- Election: origins serve everyone through the O set and never take a rack's slot. The

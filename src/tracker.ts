@@ -136,7 +136,6 @@ export function createTracker({ config, redis, racks, metrics }: TrackerDeps): T
         address: compactAddress(ip, params.port),
         rack,
         peerId: params.peerId,
-        keyHex: params.keyHex,
         event: params.event,
         left: params.left,
         uploaded: params.uploaded,

@@ -31,7 +31,6 @@ function request(c: Client, o: { left?: bigint; event?: AnnounceRequest["event"]
     address: Buffer.from([...c.ip.split(".").map(Number), 0x1a, 0xe1]),
     rack: c.rack,
     peerId: Buffer.alloc(20, 0xab),
-    keyHex: undefined,
     event: o.event ?? "",
     left: o.left ?? 100n,
     uploaded: 0n,

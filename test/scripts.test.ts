@@ -238,7 +238,6 @@ function request(ip: string, rack: string, left = 100n, port = 6881): AnnounceRe
     address,
     rack,
     peerId: Buffer.alloc(20, 0xab),
-    keyHex: undefined,
     event: "started",
     left,
     uploaded: 0n,

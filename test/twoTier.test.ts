@@ -167,8 +167,10 @@ describe("two-tier swarms", () => {
     const info = await f.redis.client.hGetAll(`{${hex}}:info`);
     assert.equal(info.completed, "1");
     assert.ok(Number(info.first_completed) > 0);
-    const record = String(await f.admin.hGet(`{${hex}}:peers`, compactOf(late)));
-    assert.match(record, /^rackC Sc \d+ 0 0 0 - /);
+    const record = (await f.admin.hGet(`{${hex}}:peers`, compactOf(late))) as unknown as Buffer;
+    const fields = /^rackC Sc \d+ 0 0 0 /.exec(record.toString("latin1"));
+    assert.ok(fields, `record ${record.toString("latin1")}`);
+    assert.deepEqual(record.subarray(fields[0].length), Buffer.from(late.peerId), "the peer id ends it");
   });
 
   it("keeps an origin reachable from every rack when its own rack's slots are full", async () => {

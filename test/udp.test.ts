@@ -106,14 +106,14 @@ describe("UDP tracker (BEP 15)", () => {
       "10.1.1.2:7002",
       "10.2.2.2:6002",
     ]);
-    // Stored as an HTTP announce is: the compact address, the rack, the key as hex, the peer id.
+    // Stored as an HTTP announce is: the compact address, the rack, the peer id (the key is not stored).
     const peerId = Buffer.from("-UT0001-udp-test-001");
     expectAction(await udp(3, { peerId, key: 0xa1b2c3d4, left: 0n, event: 1 }), 1);
     const record = await f.admin.hGet(
       `{${hexOf(infoHash)}}:peers`,
       Buffer.from([10, 1, 1, 3, 7003 >> 8, 7003 & 0xff]) as never,
     );
-    assert.match(String(record), /^10\.1\.1\.0\/24 Sc \d+ 0 0 0 a1b2c3d4 -UT0001-udp-test-001$/);
+    assert.match(String(record), /^10\.1\.1\.0\/24 Sc \d+ 0 0 0 -UT0001-udp-test-001$/);
   });
 
   it("scrape: seeders, completed and leechers of each hash, in the request's order; zeros for an unknown hash", async () => {

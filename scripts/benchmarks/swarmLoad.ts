@@ -202,7 +202,6 @@ export async function loadSwarm(
         address: host.compact,
         rack: spec.flat ? FLAT_LOCATION : host.rack,
         peerId: host.peerId,
-        keyHex: Buffer.from(host.keyText, "latin1").toString("hex"),
         event: isOrigin ? "started" : seeder ? "completed" : "started",
         left,
         uploaded: 0n,

@@ -1,6 +1,6 @@
 /**
  * Reading the peer records the announce script writes (lua/includes/peerRecord.lua):
- *   <rack> <state><event> <eventTime> <left> <uploaded> <downloaded> <keyHex> <peerId>
+ *   <rack> <state><event> <eventTime> <left> <uploaded> <downloaded> <peerId>
  * The rack is UTF-8 text without spaces; the 20 raw bytes of the peer id come last.
  */
 
@@ -27,7 +27,7 @@ const EVENTS: Record<string, PeerRecord["lastEvent"]> = { s: "started", c: "comp
 export function parsePeerRecord(record: Buffer): PeerRecord | undefined {
   const fields: string[] = [];
   let start = 0;
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < 6; i++) {
     const space = record.indexOf(0x20, start);
     if (space < 0) return undefined;
     fields.push(record.toString(i === 0 ? "utf8" : "latin1", start, space));

@@ -46,7 +46,6 @@ export interface AnnounceRequest {
   readonly rack: string;
   /** The client's 20-byte peer_id, raw. */
   readonly peerId: Uint8Array;
-  readonly keyHex: string | undefined;
   readonly event: "" | "started" | "completed" | "stopped" | "paused";
   readonly left: bigint;
   readonly uploaded: bigint;
@@ -120,7 +119,6 @@ export async function runAnnounce(
     Buffer.from(request.address.buffer, request.address.byteOffset, request.address.byteLength),
     request.rack,
     Buffer.from(request.peerId.buffer, request.peerId.byteOffset, request.peerId.byteLength),
-    request.keyHex ?? "-",
     request.event,
     request.left.toString(),
     request.uploaded.toString(),

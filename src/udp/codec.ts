@@ -111,7 +111,6 @@ function announceParams(packet: Buffer, fail: (message: string) => never): Annou
     event,
     // 0 means "the packet's source address"; the front end believes another only with ACCEPT_IP_PARAM.
     ip: ipField === 0 ? undefined : `${packet[84]}.${packet[85]}.${packet[86]}.${packet[87]}`,
-    keyHex: packet.toString("hex", 88, 92),
     numwant: numwant === -1 ? undefined : numwant,
     port,
     // UDP replies are always compact and never carry peer ids. BEP 41 options after byte

@@ -18,11 +18,7 @@ export interface AnnounceParams {
   readonly event: (typeof EVENTS)[number];
   readonly numwant: number | undefined;
   readonly ip: string | undefined;
-  /** The client's key as hex: clients send it as text or as raw bytes (aria2). */
-  readonly keyHex: string | undefined;
 }
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
 const counter = (name: string) =>
   z
@@ -53,7 +49,10 @@ const textFields = z.object({
   ip: z.string().max(64, "ip is too long").optional(),
 });
 
-/** Opaque byte strings: only their length is checked; empty counts as absent. */
+/**
+ * Opaque byte strings: only their length is checked; empty counts as absent. Neither is
+ * stored: the tracker tells peers apart by address, so a key proves nothing it uses.
+ */
 const OPAQUE = { key: 64, trackerid: 64 } as const;
 
 const REQUIRED = ["info_hash", "peer_id", "port", "uploaded", "downloaded", "left"] as const;
@@ -94,7 +93,6 @@ export function parseAnnounce(query: RawQuery): AnnounceParams {
     event: f.event,
     numwant: f.numwant,
     ip: f.ip,
-    keyHex: query.get("key")?.[0]?.length ? hex(query.get("key")![0]!) : undefined,
   };
 }
 

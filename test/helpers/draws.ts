@@ -17,7 +17,6 @@ export function drawRequest(ip: string, rack: string, left: bigint, numwant: num
     address: Buffer.from([...ip.split(".").map(Number), 0x1a, 0xe1]),
     rack,
     peerId: Buffer.alloc(20, 0xcd),
-    keyHex: undefined,
     event: "",
     left,
     uploaded: 0n,
