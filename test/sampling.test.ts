@@ -52,6 +52,20 @@ describe("peer sampling in the announce script", () => {
     assertUniform(counts, [...leechers.slice(0, 20), ...seeders], 5);
   });
 
+  it("a member's split between leechers and seeders is exact on average when a pool is small", async () => {
+    // 3 eligible leechers and 1 seeder, 2 wanted: the leechers' share is 1.5, so a split that
+    // rounded it either way would always or never return the seeder instead of half the time.
+    const keys = transferKeys(hexOf(randomInfoHash()));
+    await runActivate(runner, keys, "t", "1");
+    const rack = "rack-s";
+    const leechers = ["10.4.0.1", "10.4.0.2", "10.4.0.3", "10.4.0.4"];
+    for (const ip of leechers) await join(keys, ip, rack);
+    await join(keys, "10.4.1.1", rack, 0n);
+    const client = request(leechers[3]!, rack, 100n, 2);
+    const counts = await tally(keys, client, new Set([leechers[3]!]));
+    assertUniform(counts, [...leechers.slice(0, 3), "10.4.1.1"], 2);
+  });
+
   it("a representative gets a uniform sample of other racks' representatives and the origins", async () => {
     const keys = transferKeys(hexOf(randomInfoHash()));
     await runActivate(runner, keys, "t", "1");
