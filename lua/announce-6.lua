@@ -163,8 +163,8 @@ local function pruneAll(key, rack, set)
   clean[key] = removed < pruneLimit
   repsDropped[key] = reps
   prunedFrom[key] = removed
-  for _, member in ipairs(stale) do
-    if member == address then return true end
+  for i = 1, #stale do
+    if stale[i] == address then return true end
   end
   return false
 end
@@ -377,12 +377,12 @@ if role ~= 'member' then
   pruneAll(repsSeedingKey)
   pruneAll(originsKey)
   -- Own-rack representatives are rack mates, not outside peers.
-  for _, mate in ipairs(rackReps) do exclude[mate] = true end
+  for i = 1, #rackReps do exclude[rackReps[i]] = true end
   local outside = seeding and { repsLeechingKey } or { repsLeechingKey, repsSeedingKey, originsKey }
   sampleUnion(selected, outside, numwant, exclude, cutoff, clean, nil)
   -- Own-rack representatives were held back from the outside draw; they may fill below.
-  for _, mate in ipairs(rackReps) do
-    if mate ~= address then exclude[mate] = nil end
+  for i = 1, #rackReps do
+    if rackReps[i] ~= address then exclude[rackReps[i]] = nil end
   end
 end
 -- Outside picks are other racks' representatives and origins. An origin of the client's own
@@ -427,7 +427,8 @@ end
 local peers4, peers6, peerIds = table.concat(selected), '', {}
 if #peers4 ~= 6 * #selected then
   local v4, v6 = {}, {}
-  for _, peer in ipairs(selected) do
+  for i = 1, #selected do
+    local peer = selected[i]
     if #peer == 6 then v4[#v4 + 1] = peer else v6[#v6 + 1] = peer end
   end
   peers4, peers6 = table.concat(v4), table.concat(v6)

@@ -37,11 +37,18 @@ end
 
 -- A hash of the address bytes, below 2^31 (exact in Lua's doubles). Hosts of one subnet
 -- differ in their last bytes, which a step of 131^k (odd) spreads over every cell.
+-- Memoized: a call asks for the same few addresses again and again, and every call of a
+-- Lua library function costs more here than the arithmetic it does.
+local addressHashes = {}
 local function addressHash(address)
-  local h = 0
-  for i = 1, #address do
-    h = (h * 131 + string.byte(address, i)) % 2147483629
+  local h = addressHashes[address]
+  if h then return h end
+  local bytes = { string.byte(address, 1, -1) }
+  h = 0
+  for i = 1, #bytes do
+    h = (h * 131 + bytes[i]) % 2147483629
   end
+  addressHashes[address] = h
   return h
 end
 

@@ -26,8 +26,18 @@ local function drawInto(out, key, count, size, held, exclude, cutoff)
   else
     consider(cutoff and redis.call('ZRANDMEMBER', key, wanted, 'WITHSCORES') or redis.call('ZRANDMEMBER', key, wanted))
   end
-  -- Keep a uniformly random `count` of the candidates (a partial Fisher-Yates shuffle).
-  if n - first + 1 > count then
+  -- Keep a uniformly random `count` of the candidates: drop random ones when there are
+  -- fewer to drop than to keep (a draw usually has one spare, the client itself), else
+  -- a partial Fisher-Yates shuffle. Each random number costs more than the rest of a step.
+  local excess = n - first + 1 - count
+  if excess > 0 and excess < count then
+    for _ = 1, excess do
+      local j = math.random(first, n)
+      out[j] = out[n]
+      out[n] = nil
+      n = n - 1
+    end
+  elseif excess > 0 then
     for i = first, first + count - 1 do
       local j = math.random(i, n)
       out[i], out[j] = out[j], out[i]

@@ -8,7 +8,8 @@ local function prune(key, cutoff, limit, rack, set)
   if redis.call('ZCOUNT', key, '-inf', scoreText(cutoff)) == 0 then return 0, {}, 0 end
   local stale = redis.call('ZRANGEBYSCORE', key, '-inf', scoreText(cutoff), 'LIMIT', 0, limit)
   local reps = 0
-  for _, address in ipairs(stale) do
+  for i = 1, #stale do
+    local address = stale[i]
     local record = redis.call('HGET', peersKey, address)
     if record then
       if removePeer(address, record) then reps = reps + 1 end

@@ -20,14 +20,16 @@ local function sampleCells(out, rack, sets, want, exclude, cutoff, clean, own, p
   local function isOwn(c, set) return own ~= nil and own.cell == c and own.set == set end
   local function fetch(cellList)
     local fields = {}
-    for _, c in ipairs(cellList) do
-      for _, set in ipairs(sets) do fields[#fields + 1] = set .. c end
+    for i = 1, #cellList do
+      for j = 1, #sets do fields[#fields + 1] = sets[j] .. cellList[i] end
     end
     local got = redis.call('HMGET', directory, unpack(fields))
     local k = 0
-    for _, c in ipairs(cellList) do
+    for i = 1, #cellList do
+      local c = cellList[i]
       local sizes = { total = 0 }
-      for _, set in ipairs(sets) do
+      for j = 1, #sets do
+        local set = sets[j]
         k = k + 1
         sizes[set] = (tonumber(got[k]) or 0) - (isOwn(c, set) and 1 or 0)
         sizes.total = sizes.total + sizes[set]
@@ -65,8 +67,8 @@ local function sampleCells(out, rack, sets, want, exclude, cutoff, clean, own, p
         cellList[2 * i] = (c + 1) % n
       end
       fetch(cellList)
-      for _, try in ipairs(tries) do
-        if try[2] < known[try[1]].total then return try[1], try[2] end
+      for i = 1, 2 do
+        if tries[i][2] < known[tries[i][1]].total then return tries[i][1], tries[i][2] end
       end
     end
     -- Mostly empty cells: plan from all sizes instead.
@@ -95,16 +97,18 @@ local function sampleCells(out, rack, sets, want, exclude, cutoff, clean, own, p
       c, at = (c + 1) % n, 0
     end
     local changed = false
-    for _, cell in ipairs(touched) do
-      for _, set in ipairs(sets) do
-        if pruneSet(cellKey(rack, set, cell), rack, set) then changed = true end
+    for i = 1, #touched do
+      for j = 1, #sets do
+        if pruneSet(cellKey(rack, sets[j], touched[i]), rack, sets[j]) then changed = true end
       end
     end
     if not changed or attempt == 3 then
       if changed then fetch(touched) end
-      for _, cell in ipairs(touched) do
+      for t = 1, #touched do
+        local cell = touched[t]
         local keys, cards, held, sizes = {}, {}, {}, {}
-        for i, set in ipairs(sets) do
+        for i = 1, #sets do
+          local set = sets[i]
           local key = cellKey(rack, set, cell)
           keys[i] = key
           cards[i] = known[cell][set] + (isOwn(cell, set) and 1 or 0)
@@ -113,7 +117,8 @@ local function sampleCells(out, rack, sets, want, exclude, cutoff, clean, own, p
           sizes[i] = math.max(0, cards[i] - held[i])
         end
         local counts = splitDraws(sizes, take[cell])
-        for i, key in ipairs(keys) do
+        for i = 1, #keys do
+          local key = keys[i]
           drawInto(out, key, math.min(counts[i], sizes[i]), cards[i], held[i], exclude, not clean[key] and cutoff or nil)
         end
       end

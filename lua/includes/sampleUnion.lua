@@ -11,7 +11,8 @@ local function sampleUnion(out, keys, want, exclude, cutoff, clean, knownHeld)
   if want <= 0 then return end
   local excludeList
   local cards, sizes, held = {}, {}, {}
-  for i, key in ipairs(keys) do
+  for i = 1, #keys do
+    local key = keys[i]
     held[i] = clean[key] and 0 or redis.call('ZCOUNT', key, '-inf', scoreText(cutoff))
     if knownHeld then
       held[i] = held[i] + (knownHeld[key] or 0)
@@ -28,7 +29,8 @@ local function sampleUnion(out, keys, want, exclude, cutoff, clean, knownHeld)
     sizes[i] = cards[i] - held[i]
   end
   local counts = splitDraws(sizes, want)
-  for i, key in ipairs(keys) do
+  for i = 1, #keys do
+    local key = keys[i]
     drawInto(out, key, counts[i], cards[i], held[i], exclude, not clean[key] and cutoff or nil)
   end
 end
