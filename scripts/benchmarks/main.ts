@@ -9,9 +9,10 @@ import { shapes } from "./shapes.js";
 import { throughput } from "./throughput.js";
 import { btlab } from "./btlab.js";
 import { udp } from "./udp.js";
+import { instructions } from "./instructions.js";
 
 /** Every workload, in the order a full run takes them. */
-const WORKLOADS: Workload[] = [throughput, swarmSize, shapes, memory, udp, btlab];
+const WORKLOADS: Workload[] = [throughput, swarmSize, shapes, memory, udp, instructions, btlab];
 
 const USAGE = `usage: scripts/bench [--quick] [--only NAME]
 workloads: ${WORKLOADS.map((w) => `\n  ${w.name.padEnd(12)} ${w.description}`).join("")}`;

@@ -24,6 +24,7 @@ import {
   subnetPrefix,
   type BenchRedis,
   type LoadedPeer,
+  type SwarmSpec,
 } from "./swarmLoad.js";
 
 /** Long enough that no preloaded peer dies during a run: the cost of a live swarm is measured. */
@@ -36,19 +37,19 @@ const REFERENCE = "40 per rack";
 const NO_PERSISTENCE = ["--appendonly", "no", "--save", ""];
 
 /** One swarm shape: how its clients spread over racks. */
-interface Shape {
+export interface Shape {
   readonly name: string;
   /** Hosts per rack; undefined for flat mode (RACK_AWARE off, one location for all). */
   readonly hostsPerRack: number | undefined;
   readonly peers: number;
 }
 
-const rackShape = (hostsPerRack: number, peers: number): Shape => ({
+export const rackShape = (hostsPerRack: number, peers: number): Shape => ({
   name: peers === 10_000 ? `${hostsPerRack} per rack` : `${peers / hostsPerRack} racks × ${hostsPerRack}`,
   hostsPerRack,
   peers,
 });
-const flatShape = (peers: number): Shape => ({
+export const flatShape = (peers: number): Shape => ({
   name: `flat ${peers.toLocaleString("en-US")}`,
   hostsPerRack: undefined,
   peers,
@@ -68,6 +69,20 @@ const FULL_SHAPES: Shape[] = [
   flatShape(100_000),
 ];
 const QUICK_SHAPES: Shape[] = [rackShape(40, 10_000), rackShape(1000, 10_000), flatShape(10_000)];
+
+/** The swarm a shape loads: 30 % seeders and two origins, over racks of its size or flat. */
+export function shapeSwarm(shape: Shape, infoHash: Buffer, seed: number): SwarmSpec {
+  return {
+    infoHash,
+    hosts: shape.peers - ORIGINS,
+    // Flat mode files every client under one location; the addresses still come in racks.
+    hostsPerRack: shape.hostsPerRack ?? 250,
+    seederShare: SEEDER_SHARE,
+    origins: ORIGINS,
+    seed,
+    flat: shape.hostsPerRack === undefined,
+  };
+}
 
 /** What Redis, the tracker and the client saw over one phase of one shape. */
 interface Tally {
@@ -199,23 +214,13 @@ export const shapes: Workload = {
         await sleep(100);
         const before = await usedMemory(client);
         const loadStart = process.hrtime.bigint();
-        const hostsPerRack = shape.hostsPerRack ?? 250;
+        const spec = shapeSwarm(shape, infoHash, i + 1);
+        const hostsPerRack = spec.hostsPerRack;
         // Its own connection, closed before memory is read: its buffers are no peer's cost.
         const loader = await connectBenchRedis(redis.port);
-        const { peers, roles } = await loadSwarm(
-          loader.runner,
-          {
-            infoHash,
-            hosts: shape.peers - ORIGINS,
-            hostsPerRack,
-            seederShare: SEEDER_SHARE,
-            origins: ORIGINS,
-            seed: i + 1,
-            flat,
-          },
-          policy,
-          { keep: true },
-        ).finally(() => loader.close());
+        const { peers, roles } = await loadSwarm(loader.runner, spec, policy, { keep: true }).finally(() =>
+          loader.close(),
+        );
         const loadSeconds = Number(process.hrtime.bigint() - loadStart) / 1e9;
         await sleep(100);
         const bytesPerPeer = ((await usedMemory(client)) - before) / shape.peers;
