@@ -28,7 +28,6 @@ interface Host {
   readonly port: number;
   readonly peerId: Buffer;
   step: number;
-  busy: boolean;
   /** When its last announce was sent, and when a reply confirmed it seeding (0: not seeding). */
   lastSentAt: number;
   seedingSince: number;
@@ -43,7 +42,8 @@ const pct = (bytes: Uint8Array) => Array.from(bytes, (b) => `%${b.toString(16).p
  * hosts itself, one announce at a time, so it knows their states exactly:
  *  - a reply with a peer of another rack must go to a representative or an origin: right
  *    after it, the requester must be in its rack's R set or the transfer's O set (only its
- *    own announces or expiry could change that, and it sends nothing in between);
+ *    own announces, a rack mate's in the same transfer (a claim that takes its slot) or
+ *    expiry could change that, and none is sent in between);
  *  - a seeder's reply must hold no peer that was seeding for the whole request (confirmed
  *    seeding before the request was sent, and silent since);
  *  - no rack of any transfer has more than maxRepr live representatives (Redis, sampled).
@@ -53,6 +53,8 @@ export class InvariantChecker {
   #running = false;
   #done: Promise<void> | undefined;
   readonly #hosts: Host[][] = [];
+  /** Transfer and rack of every announce in flight. */
+  readonly #busy = new Set<string>();
   readonly #agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 
   constructor(
@@ -76,7 +78,6 @@ export class InvariantChecker {
             port: 20000 + index,
             peerId: Buffer.from(`-IC0001-${String(t * 10000 + index).padStart(12, "0")}`),
             step: index % CYCLE.length,
-            busy: false,
             lastSentAt: 0,
             seedingSince: 0,
           });
@@ -89,7 +90,8 @@ export class InvariantChecker {
   async start(): Promise<void> {
     this.#redis = await connect(this.redisUrl);
     this.#running = true;
-    const workers = Array.from({ length: IN_FLIGHT }, () => this.#work());
+    const lanes = new Set(this.#hosts.flatMap((hosts, t) => hosts.map((h) => `${t} ${h.rack}`))).size;
+    const workers = Array.from({ length: Math.min(IN_FLIGHT, lanes) }, () => this.#work());
     this.#done = Promise.all([...workers, this.#sampleRedis()]).then(() => undefined);
   }
 
@@ -106,12 +108,17 @@ export class InvariantChecker {
       const t = Math.floor(Math.random() * TRANSFERS.length);
       const hosts = this.#hosts[t]!;
       const host = hosts[Math.floor(Math.random() * hosts.length)]!;
-      if (host.busy) continue;
-      host.busy = true;
+      // One announce at a time per transfer and rack, its check included: a rack mate's
+      // claim may take a seeding representative's slot and so drop it from R, between a
+      // reply that rightly gave it other racks' peers and the check of that reply.
+      const lane = `${t} ${host.rack}`;
+      // There are no more workers than lanes, so this worker's pick finds a free one soon.
+      if (this.#busy.has(lane)) continue;
+      this.#busy.add(lane);
       try {
         await this.#announce(t, hosts, host);
       } finally {
-        host.busy = false;
+        this.#busy.delete(lane);
       }
     }
   }
