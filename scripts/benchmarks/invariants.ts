@@ -109,8 +109,8 @@ export class InvariantChecker {
       const hosts = this.#hosts[t]!;
       const host = hosts[Math.floor(Math.random() * hosts.length)]!;
       // One announce at a time per transfer and rack, its check included: a rack mate's
-      // claim may take a seeding representative's slot and so drop it from R, between a
-      // reply that rightly gave it other racks' peers and the check of that reply.
+      // announce in the same transfer may fence a representative out of R (a newer lease
+      // on its slot) between a reply that rightly gave it other racks' peers and the check.
       const lane = `${t} ${host.rack}`;
       // There are no more workers than lanes, so this worker's pick finds a free one soon.
       if (this.#busy.has(lane)) continue;
