@@ -42,8 +42,8 @@ const pct = (bytes: Uint8Array) => Array.from(bytes, (b) => `%${b.toString(16).p
  * hosts itself, one announce at a time, so it knows their states exactly:
  *  - a reply with a peer of another rack must go to a representative or an origin: right
  *    after it, the requester must be in its rack's R set or the transfer's O set (only its
- *    own announces, a rack mate's in the same transfer (a claim that takes its slot) or
- *    expiry could change that, and none is sent in between);
+ *    own announces, a rack mate's in the same transfer (a newer lease on its slot fences it
+ *    out) or expiry could change that, and none is sent in between);
  *  - a seeder's reply must hold no peer that was seeding for the whole request (confirmed
  *    seeding before the request was sent, and silent since);
  *  - no rack of any transfer has more than maxRepr live representatives (Redis, sampled).
